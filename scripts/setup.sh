@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Create .venv with the pinned CPU stack and install sasnet into it. Safe to run again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+python=${PYTHON:-python3.11}
+[ -x .venv/bin/python ] || "$python" -m venv .venv
+.venv/bin/python -m pip install --disable-pip-version-check --quiet --editable ".[test]"

@@ -1,0 +1,627 @@
+"""Raw review files -> clean ``reviews.parquet`` and ``businesses.parquet``, streamed chunk by chunk.
+
+Sources: the Yelp Open Dataset (``yelp_academic_dataset_review.json`` and ``yelp_academic_dataset_business.json``)
+and McAuley's Amazon 5-core reviews with optional item metadata, where items stand in for businesses. All are
+JSON lines, plain or gzipped. Output rows keep the order of the input lines.
+
+A line that cannot become a clean row is skipped, counted by reason and written to ``quarantine.jsonl`` (file,
+line number, reason, a short detail and the raw line cut to ``quarantine_max_chars``). The reasons:
+
+===================  ==========================================================================================
+``invalid_utf8``     the bytes are not UTF-8, or a string escapes half of a surrogate pair (parquet cannot hold it)
+``malformed_json``   the line does not parse (Amazon metadata: neither as JSON nor as a Python literal)
+``not_an_object``    the line parses to something other than an object
+``missing_field``    a required field is absent or null, or an id is empty
+``bad_field_type``   a field has the wrong type
+``bad_stars``        the rating is not a whole number from 1 to 5
+``empty_text``       the review text is empty or whitespace
+``bad_date``         the date does not parse
+``duplicate_id``     an earlier line of the same file was accepted with this review (or business) id
+``unknown_business`` the business (item) is not among the accepted business (metadata) rows
+===================  ==========================================================================================
+
+Memory does not grow with the file: one chunk of lines is held at a time and rows go straight to a ParquetWriter.
+What does grow is 8 bytes per distinct review, user and business id (see ``_IdHashes``), and, for Amazon without
+metadata, the distinct item ids themselves.
+"""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import gzip
+import itertools
+import json
+import time
+import zlib
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+from tqdm import tqdm
+
+from sasnet.errors import PipelineError
+from sasnet.io import atomic_path
+
+REVIEWS_FILE = "reviews.parquet"
+BUSINESSES_FILE = "businesses.parquet"
+QUARANTINE_FILE = "quarantine.jsonl"
+
+REVIEW_SCHEMA = pa.schema(
+    [
+        ("review_id", pa.string()),
+        ("user_id", pa.string()),
+        ("business_id", pa.string()),
+        ("stars", pa.int8()),
+        ("text", pa.string()),
+        ("date", pa.string()),
+    ]
+)
+BUSINESS_SCHEMA = pa.schema(
+    [
+        ("business_id", pa.string()),
+        ("name", pa.string()),
+        ("categories", pa.string()),
+        ("city", pa.string()),
+        ("state", pa.string()),
+    ]
+)
+
+_PARQUET_COMPRESSION = "zstd"
+_GZIP_MAGIC = b"\x1f\x8b"
+_VALID_STARS = frozenset({1, 2, 3, 4, 5})  # 4.0 == 4 and hashes alike, so whole-number floats pass too
+_DETAIL_MAX_CHARS = 120
+_TOP_REASONS_SHOWN = 3
+
+
+@dataclass(frozen=True)
+class IngestConfig:
+    """The ``ingest`` section of params.yaml."""
+
+    chunk_lines: int
+    """Lines parsed per chunk. Bounds memory (a few KB per Yelp line) and is the parquet row-group size."""
+    max_rejected_fraction: float
+    """Fail when more than this fraction of the review lines is quarantined: that is a wrong file, not noise."""
+    quarantine_max_chars: int
+    """Characters of each rejected raw line kept in the quarantine file."""
+
+    def check(self) -> list[str]:
+        problems = []
+        if self.chunk_lines < 1:
+            problems.append(f"chunk_lines: must be at least 1, got {self.chunk_lines}")
+        if not 0.0 <= self.max_rejected_fraction <= 1.0:
+            problems.append(f"max_rejected_fraction: must be between 0 and 1, got {self.max_rejected_fraction}")
+        if self.quarantine_max_chars < 0:
+            problems.append(f"quarantine_max_chars: must be at least 0, got {self.quarantine_max_chars}")
+        return problems
+
+
+class IngestError(PipelineError):
+    """Input that cannot be ingested: a missing or unreadable file, or too many rejected lines.
+
+    For too many rejected lines, ``metrics`` holds the run's full metrics (else it is None).
+    """
+
+    def __init__(self, message: str, metrics: dict | None = None):
+        super().__init__(message)
+        self.metrics = metrics
+
+
+def ingest_yelp(review_path: Path, business_path: Path, out_dir: Path, config: IngestConfig) -> dict:
+    """Ingest the Yelp Open Dataset review and business files into ``out_dir``; return the metrics."""
+    review_path, business_path = Path(review_path), Path(business_path)
+    _require_file(review_path, "data.yelp.reviews", "Yelp review file (yelp_academic_dataset_review.json)")
+    _require_file(business_path, "data.yelp.businesses", "Yelp business file (yelp_academic_dataset_business.json)")
+    return _ingest("yelp", review_path, _YELP_REVIEWS, business_path, _YELP_BUSINESSES, Path(out_dir), config)
+
+
+def ingest_amazon(review_path: Path, metadata_path: Path | None, out_dir: Path, config: IngestConfig) -> dict:
+    """Ingest McAuley's Amazon 5-core reviews (and item metadata, when given) into ``out_dir``; return the metrics.
+
+    Without metadata the businesses are the reviewed items, in order of first review, with no name or categories.
+    """
+    review_path = Path(review_path)
+    _require_file(review_path, "data.amazon.reviews", "Amazon 5-core review file (reviews_<Category>_5.json.gz)")
+    if metadata_path is not None:
+        metadata_path = Path(metadata_path)
+        _require_file(metadata_path, "data.amazon.metadata", "Amazon metadata file (meta_<Category>.json.gz)")
+    return _ingest("amazon", review_path, _AMAZON_REVIEWS, metadata_path, _AMAZON_ITEMS, Path(out_dir), config)
+
+
+def _require_file(path: Path, param: str, what: str) -> None:
+    if not path.is_file():
+        raise IngestError(f"{what} not found: {path.absolute()}. Set `{param}` in params.yaml to the file's path.")
+
+
+# --- Record mappings: one parsed JSON object -> one output row, or _Rejected -----------------------------------
+
+
+class _Rejected(Exception):
+    """Raised for a line that cannot become a row; ``reason`` is one of the quarantine reasons."""
+
+    def __init__(self, reason: str, detail: str):
+        super().__init__(detail)
+        self.reason = reason
+        self.detail = detail
+
+
+def _shorten(text: str, limit: int = _DETAIL_MAX_CHARS) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _describe(value: Any) -> str:
+    return f"{type(value).__name__} {_shorten(repr(value), 40)}"
+
+
+# Each field helper tests the common case with plain type checks first (this runs for millions of lines) and
+# only works out which problem a bad value has when that test fails.
+
+
+def _require_type(key: str, value: Any, kind: type | tuple[type, ...]) -> None:
+    if value is None:
+        raise _Rejected("missing_field", f"{key} is missing")
+    # bool is a subclass of int, but true is no rating or timestamp.
+    if isinstance(value, bool) or not isinstance(value, kind):
+        raise _Rejected("bad_field_type", f"{key}: expected {_kind_name(kind)}, got {_describe(value)}")
+
+
+def _kind_name(kind: type | tuple[type, ...]) -> str:
+    return kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
+
+
+def _id(record: dict, key: str) -> str:
+    value = record.get(key)
+    if type(value) is str and value and not value.isspace():
+        return value
+    _require_type(key, value, str)
+    raise _Rejected("missing_field", f"{key} is empty")
+
+
+def _optional_text(record: dict, key: str) -> str:
+    value = record.get(key)
+    if value is None:
+        return ""
+    _require_type(key, value, str)
+    return value
+
+
+def _stars(record: dict, key: str) -> int:
+    value = record.get(key)
+    if type(value) is int and 1 <= value <= 5:
+        return value
+    _require_type(key, value, (int, float))
+    if value in _VALID_STARS:
+        return int(value)
+    raise _Rejected("bad_stars", f"{key}: {value!r} is not a whole number from 1 to 5")
+
+
+def _review_text(record: dict, key: str) -> str:
+    value = record.get(key)
+    if type(value) is str and value and not value.isspace():
+        return value
+    _require_type(key, value, str)
+    raise _Rejected("empty_text", f"{key} is empty or whitespace")
+
+
+def _iso_date(record: dict, key: str) -> str:
+    """Yelp's "YYYY-MM-DD HH:MM:SS"; older releases' date-only values and other ISO 8601 forms are normalised to it."""
+    value = record.get(key)
+    _require_type(key, value, str)
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise _Rejected("bad_date", f"{key}: {_shorten(repr(value), 40)} is not an ISO 8601 date") from None
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC).replace(tzinfo=None)
+    return moment.isoformat(" ", "seconds")
+
+
+def _unix_date(record: dict, key: str) -> str:
+    value = record.get(key)
+    _require_type(key, value, (int, float))
+    try:
+        moment = datetime.fromtimestamp(value, UTC)
+    except (OverflowError, OSError, ValueError):
+        raise _Rejected("bad_date", f"{key}: {value!r} is not a Unix time") from None
+    return moment.replace(tzinfo=None).isoformat(" ", "seconds")
+
+
+def _categories(record: dict, key: str) -> str:
+    """Yelp's comma-separated string. Lists (McAuley's list of category paths, older Yelp releases' flat list) are
+    flattened, deduplicated in order of appearance and joined the same way."""
+    value = record.get(key)
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list):
+        return ", ".join(dict.fromkeys(_flatten_names(value, key)))
+    raise _Rejected("bad_field_type", f"{key}: expected str or list, got {_describe(value)}")
+
+
+def _flatten_names(values: list, key: str) -> Iterator[str]:
+    for value in values:
+        if isinstance(value, list):
+            yield from _flatten_names(value, key)
+        elif isinstance(value, str):
+            yield value
+        else:
+            raise _Rejected("bad_field_type", f"{key}: expected names, got {_describe(value)}")
+
+
+def _yelp_review(record: dict) -> tuple:
+    return (
+        _id(record, "review_id"),
+        _id(record, "user_id"),
+        _id(record, "business_id"),
+        _stars(record, "stars"),
+        _review_text(record, "text"),
+        _iso_date(record, "date"),
+    )
+
+
+def _yelp_business(record: dict) -> tuple:
+    return (
+        _id(record, "business_id"),
+        _optional_text(record, "name"),
+        _categories(record, "categories"),
+        _optional_text(record, "city"),
+        _optional_text(record, "state"),
+    )
+
+
+def _amazon_review(record: dict) -> tuple:
+    user_id = _id(record, "reviewerID")
+    item_id = _id(record, "asin")
+    # Amazon has no review ids; a reviewer reviews an item once, so the pair is one.
+    return (
+        f"{user_id}_{item_id}",
+        user_id,
+        item_id,
+        _stars(record, "overall"),
+        _review_text(record, "reviewText"),
+        _unix_date(record, "unixReviewTime"),
+    )
+
+
+def _amazon_item(record: dict) -> tuple:
+    return (_id(record, "asin"), _optional_text(record, "title"), _categories(record, "categories"), "", "")
+
+
+def _json_or_python_literal(line: str) -> Any:
+    """McAuley's 2014 metadata lines are Python dict literals (single quotes), not JSON."""
+    try:
+        return json.loads(line)
+    except json.JSONDecodeError:
+        return ast.literal_eval(line)
+
+
+@dataclass(frozen=True)
+class _LineFormat:
+    """How the lines of one kind of input file become rows of ``schema``; the first column is the row's id."""
+
+    schema: pa.Schema
+    parse: Callable[[str], Any]
+    to_row: Callable[[dict], tuple]
+
+
+_YELP_REVIEWS = _LineFormat(REVIEW_SCHEMA, json.loads, _yelp_review)
+_YELP_BUSINESSES = _LineFormat(BUSINESS_SCHEMA, json.loads, _yelp_business)
+_AMAZON_REVIEWS = _LineFormat(REVIEW_SCHEMA, json.loads, _amazon_review)
+_AMAZON_ITEMS = _LineFormat(BUSINESS_SCHEMA, _json_or_python_literal, _amazon_item)
+
+
+def _line_to_row(raw: bytes, line_format: _LineFormat) -> tuple:
+    try:
+        line = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise _Rejected("invalid_utf8", f"byte {error.start}: {error.reason}") from None
+    try:
+        record = line_format.parse(line)
+    except (ValueError, SyntaxError, TypeError, RecursionError) as error:
+        raise _Rejected("malformed_json", _shorten(str(error))) from None
+    if not isinstance(record, dict):
+        raise _Rejected("not_an_object", f"got {_describe(record)}")
+    row = line_format.to_row(record)
+    # Only a \u (or Python \U) escape can produce a lone surrogate, so other lines skip the check.
+    if "\\u" in line or "\\U" in line:
+        _require_encodable(row, line_format.schema)
+    return row
+
+
+def _require_encodable(row: tuple, schema: pa.Schema) -> None:
+    for value, column in zip(row, schema.names):
+        if isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                raise _Rejected("invalid_utf8", f"{column}: unpaired surrogate escape") from None
+
+
+# --- Shared machinery: chunked reading, set-wise checks, quarantine, parquet writing -------------------------------
+
+
+class _IdHashes:
+    """A set of ids kept as 64-bit hashes: 8 bytes per id, where a Python set of strings needs about 100.
+
+    The hashes live in sorted numpy runs whose sizes shrink at least geometrically, merged like the digits of a
+    binary counter, so adding n ids costs O(n log n) in all and a lookup is one binary search per run (O(log n)
+    runs). Two distinct ids among ten million share a hash with probability about 3e-6.
+    """
+
+    def __init__(self) -> None:
+        self._runs: list[np.ndarray] = []
+
+    def __len__(self) -> int:
+        return sum(run.size for run in self._runs)
+
+    @staticmethod
+    def hash(ids: Sequence[str] | np.ndarray) -> np.ndarray:
+        return pd.util.hash_array(np.asarray(ids, dtype=object), categorize=False)
+
+    def contains(self, hashes: np.ndarray) -> np.ndarray:
+        found = np.zeros(hashes.size, dtype=bool)
+        for run in self._runs:
+            slots = np.minimum(np.searchsorted(run, hashes), run.size - 1)
+            found |= run[slots] == hashes
+        return found
+
+    def add_new(self, hashes: np.ndarray) -> np.ndarray:
+        """Add ``hashes``; return a mask, True where a hash was neither in the set nor earlier in ``hashes``."""
+        unique, first_index = np.unique(hashes, return_index=True)
+        unseen = ~self.contains(unique)
+        is_new = np.zeros(hashes.size, dtype=bool)
+        is_new[first_index[unseen]] = True
+        if unseen.any():
+            self._runs.append(unique[unseen])
+            while len(self._runs) > 1 and self._runs[-2].size <= 2 * self._runs[-1].size:
+                merged = np.concatenate([self._runs.pop(), self._runs.pop()])
+                # In place, and timsort ("stable") merges the two sorted halves in linear time.
+                merged.sort(kind="stable")
+                self._runs.append(merged)
+        return is_new
+
+
+class _Quarantine:
+    """Writes one JSON line per rejected input line."""
+
+    def __init__(self, handle: IO[str], max_chars: int):
+        self._handle = handle
+        self._max_chars = max_chars
+
+    def write(self, path: Path, line_number: int, reason: str, detail: str, raw: bytes) -> None:
+        line = raw.decode("utf-8", errors="replace").rstrip("\r\n")
+        entry = {
+            "file": str(path),
+            "line": line_number,
+            "reason": reason,
+            "detail": detail,
+            "raw": line[: self._max_chars],
+            "raw_chars": len(line),
+        }
+        self._handle.write(json.dumps(entry, ensure_ascii=False) + "\n")
+
+
+@dataclass
+class _FileReport:
+    path: Path
+    lines_read: int = 0
+    blank_lines: int = 0
+    accepted: int = 0
+    rejected: Counter = field(default_factory=Counter)
+
+    @property
+    def rejected_fraction(self) -> float:
+        non_blank = self.lines_read - self.blank_lines
+        return sum(self.rejected.values()) / non_blank if non_blank else 0.0
+
+    def metrics(self) -> dict:
+        return {
+            "path": str(self.path),
+            "lines_read": self.lines_read,
+            "blank_lines": self.blank_lines,
+            "accepted": self.accepted,
+            "rejected": dict(sorted(self.rejected.items())),
+            "rejected_total": sum(self.rejected.values()),
+            "rejected_fraction": self.rejected_fraction,
+        }
+
+
+@contextlib.contextmanager
+def _open_lines(path: Path) -> Iterator[tuple[IO[bytes], Callable[[], int]]]:
+    """Open a JSON-lines file, gzipped or not (told by its magic bytes), as bytes; also give a function returning
+    the position in the file on disk (compressed, for gzip) to drive the progress bar."""
+    with open(path, "rb") as on_disk:
+        if on_disk.peek(len(_GZIP_MAGIC)).startswith(_GZIP_MAGIC):
+            with gzip.GzipFile(fileobj=on_disk) as decompressed:
+                yield decompressed, on_disk.tell
+        else:
+            yield on_disk, on_disk.tell
+
+
+def _chunks(lines: IO[bytes], chunk_lines: int, path: Path) -> Iterator[list[bytes]]:
+    lines_before = 0
+    while True:
+        try:
+            chunk = list(itertools.islice(lines, chunk_lines))
+        except (OSError, EOFError, zlib.error) as error:
+            message = f"cannot read {path} after line {lines_before:,}: {error} (a truncated download?)"
+            raise IngestError(message) from None
+        if not chunk:
+            return
+        lines_before += len(chunk)
+        yield chunk
+
+
+_Rejection = tuple[int, str, str]  # line number, reason, detail
+
+
+def _parse_lines(
+    chunk: list[bytes], first_line_number: int, line_format: _LineFormat
+) -> tuple[list[tuple], list[int], list[_Rejection], int]:
+    """Rows of the chunk's good lines with their line numbers, the rejected lines, and the number of blank lines."""
+    rows: list[tuple] = []
+    row_line_numbers: list[int] = []
+    rejections: list[_Rejection] = []
+    blank_lines = 0
+    for line_number, raw in enumerate(chunk, first_line_number):
+        if raw.isspace():
+            blank_lines += 1
+            continue
+        try:
+            rows.append(_line_to_row(raw, line_format))
+            row_line_numbers.append(line_number)
+        except _Rejected as rejected:
+            rejections.append((line_number, rejected.reason, rejected.detail))
+    return rows, row_line_numbers, rejections, blank_lines
+
+
+def _check_ids(
+    columns: list[tuple],
+    row_line_numbers: list[int],
+    schema: pa.Schema,
+    accepted_ids: _IdHashes,
+    known_businesses: _IdHashes | None,
+) -> tuple[np.ndarray, list[_Rejection]]:
+    """The mask of rows to keep, whole chunk at a time: the business is known (when ``known_businesses`` is given)
+    and the id (first column) was not accepted before. The kept ids join ``accepted_ids``."""
+    rejections: list[_Rejection] = []
+    keep = np.ones(len(row_line_numbers), dtype=bool)
+    if known_businesses is not None:
+        business_ids = columns[schema.get_field_index("business_id")]
+        keep = known_businesses.contains(_IdHashes.hash(business_ids))
+        rejections += [
+            (row_line_numbers[i], "unknown_business", f"business_id {business_ids[i]!r} has no business row")
+            for i in np.flatnonzero(~keep)
+        ]
+    ids = columns[0]
+    is_new = np.zeros(len(row_line_numbers), dtype=bool)
+    is_new[keep] = accepted_ids.add_new(_IdHashes.hash(ids)[keep])
+    rejections += [
+        (row_line_numbers[i], "duplicate_id", f"{schema.names[0]} {ids[i]!r} was accepted before")
+        for i in np.flatnonzero(keep & ~is_new)
+    ]
+    return is_new, rejections
+
+
+def _ingest_lines(
+    path: Path,
+    line_format: _LineFormat,
+    destination: Path,
+    config: IngestConfig,
+    quarantine: _Quarantine,
+    known_businesses: _IdHashes | None,
+) -> tuple[_FileReport, _IdHashes]:
+    """Stream ``path`` into the parquet file ``destination``; return the report and the accepted ids."""
+    report = _FileReport(path)
+    accepted_ids = _IdHashes()
+    with (
+        _open_lines(path) as (lines, position),
+        pq.ParquetWriter(destination, line_format.schema, compression=_PARQUET_COMPRESSION) as writer,
+        tqdm(total=path.stat().st_size, unit="B", unit_scale=True, desc=f"ingest {path.name}") as progress,
+    ):
+        for chunk in _chunks(lines, config.chunk_lines, path):
+            first_line_number = report.lines_read + 1
+            rows, row_line_numbers, rejections, blank_lines = _parse_lines(chunk, first_line_number, line_format)
+            columns = list(zip(*rows)) or [()] * len(line_format.schema)
+            keep, id_rejections = _check_ids(
+                columns, row_line_numbers, line_format.schema, accepted_ids, known_businesses
+            )
+            table = pa.table(
+                [pa.array(column, type=column_field.type) for column, column_field in zip(columns, line_format.schema)],
+                schema=line_format.schema,
+            )
+            writer.write_table(table.filter(keep))
+
+            for line_number, reason, detail in sorted(rejections + id_rejections):
+                report.rejected[reason] += 1
+                quarantine.write(path, line_number, reason, detail, chunk[line_number - first_line_number])
+            report.accepted += int(keep.sum())
+            report.blank_lines += blank_lines
+            report.lines_read += len(chunk)
+            progress.update(position() - progress.n)
+    return report, accepted_ids
+
+
+def _distinct_count(parquet_path: Path, column: str) -> int:
+    distinct = _IdHashes()
+    for batch in pq.ParquetFile(parquet_path).iter_batches(columns=[column]):
+        distinct.add_new(_IdHashes.hash(batch.column(0).to_numpy(zero_copy_only=False)))
+    return len(distinct)
+
+
+def _reviewed_items(reviews_path: Path) -> pa.Table:
+    """Businesses for Amazon without metadata: the reviewed items in order of first review, nothing else known."""
+    item_ids: dict[str, None] = {}
+    for batch in pq.ParquetFile(reviews_path).iter_batches(columns=["business_id"]):
+        item_ids.update(dict.fromkeys(batch.column(0).to_pylist()))
+    unknown = [""] * len(item_ids)
+    columns = [list(item_ids), unknown, unknown, unknown, unknown]
+    return pa.table(columns, schema=BUSINESS_SCHEMA)
+
+
+def _ingest(
+    source: str,
+    review_path: Path,
+    review_format: _LineFormat,
+    business_path: Path | None,
+    business_format: _LineFormat,
+    out_dir: Path,
+    config: IngestConfig,
+) -> dict:
+    started = time.perf_counter()
+    quarantine_path = out_dir / QUARANTINE_FILE
+    with atomic_path(out_dir / REVIEWS_FILE) as reviews_tmp, atomic_path(out_dir / BUSINESSES_FILE) as businesses_tmp:
+        # The quarantine file is committed before the rejected-fraction check so that a failed run leaves it behind.
+        with atomic_path(quarantine_path) as quarantine_tmp, open(quarantine_tmp, "w", encoding="utf-8") as handle:
+            quarantine = _Quarantine(handle, config.quarantine_max_chars)
+            file_reports = {}
+            known_businesses = None
+            if business_path is not None:
+                file_reports["businesses"], known_businesses = _ingest_lines(
+                    business_path, business_format, businesses_tmp, config, quarantine, known_businesses=None
+                )
+            file_reports["reviews"], _ = _ingest_lines(
+                review_path, review_format, reviews_tmp, config, quarantine, known_businesses
+            )
+        if business_path is None:
+            pq.write_table(_reviewed_items(reviews_tmp), businesses_tmp, compression=_PARQUET_COMPRESSION)
+
+        reviews = file_reports["reviews"]
+        metrics = {
+            "source": source,
+            "files": {name: report.metrics() for name, report in file_reports.items()},
+            "rejected_fraction": reviews.rejected_fraction,
+            "accepted_reviews": reviews.accepted,
+            "users": _distinct_count(reviews_tmp, "user_id"),
+            "businesses": pq.ParquetFile(businesses_tmp).metadata.num_rows,
+            "reviewed_businesses": _distinct_count(reviews_tmp, "business_id"),
+        }
+        seconds = time.perf_counter() - started
+        metrics["seconds"] = round(seconds, 3)
+        metrics["lines_per_second"] = round(sum(report.lines_read for report in file_reports.values()) / seconds)
+        _check_rejections(reviews, config, quarantine_path, metrics)
+    return metrics
+
+
+def _check_rejections(reviews: _FileReport, config: IngestConfig, quarantine_path: Path, metrics: dict) -> None:
+    top_reasons = ", ".join(f"{reason} {count:,}" for reason, count in reviews.rejected.most_common(_TOP_REASONS_SHOWN))
+    if reviews.accepted == 0:
+        problem = f"no review line of {reviews.path} was accepted ({reviews.lines_read:,} lines read)"
+    elif reviews.rejected_fraction > config.max_rejected_fraction:
+        problem = (
+            f"{reviews.rejected_fraction:.2%} of the review lines of {reviews.path} were rejected, more than "
+            f"ingest.max_rejected_fraction = {config.max_rejected_fraction:.2%}"
+        )
+    else:
+        return
+    if top_reasons:
+        problem += f"; top reasons: {top_reasons}. Each rejected line is listed in {quarantine_path}"
+    raise IngestError(problem, metrics)

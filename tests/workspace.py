@@ -1,0 +1,71 @@
+"""A tiny, CPU-quick copy of the real pipeline: the repository's params.yaml shrunk, in a temporary folder."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from conftest import REPO_ROOT
+
+# Only sizes change; every other value is the repository's own default.
+TINY_OVERRIDES = {
+    "demo.n_users": 400,
+    "demo.n_businesses": 60,
+    "filter.min_user_reviews": 4,
+    "filter.min_business_reviews": 8,
+    "sample.target_users": 40,
+    "sample.reviews_per_user": 4,
+    "sample.target_businesses": 15,
+    "sample.reviews_per_business": 8,
+}
+PIPELINE_FILES = ("dvc.yaml", "stages", "src", "data/raw/README.md", ".dvc/config", ".dvc/.gitignore", ".gitignore")
+
+
+def set_dotted(tree: dict, dotted: str, value) -> None:
+    *parents, last = dotted.split(".")
+    for key in parents:
+        tree = tree[key]
+    if last not in tree:
+        raise KeyError(f"{dotted} is not in params.yaml")
+    tree[last] = value
+
+
+def tiny_params(**overrides) -> dict:
+    """The repository's params.yaml with TINY_OVERRIDES and then ``overrides`` (dotted keys with '__' for '.')."""
+    params = yaml.safe_load((REPO_ROOT / "params.yaml").read_text())
+    for dotted, value in {**TINY_OVERRIDES, **{k.replace("__", "."): v for k, v in overrides.items()}}.items():
+        set_dotted(params, dotted, value)
+    return params
+
+
+def make_workspace(folder: Path, params: dict) -> Path:
+    """Copy the pipeline (not data, not the venv) into ``folder`` and write ``params`` there."""
+    for name in PIPELINE_FILES:
+        source, target = REPO_ROOT / name, folder / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if source.is_dir():
+            shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__", "tmp"))
+        else:
+            shutil.copy2(source, target)
+    (folder / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    return folder
+
+
+def command_env() -> dict:
+    """Environment for dvc and stage subprocesses: this interpreter's venv first on PATH, no analytics."""
+    env = dict(os.environ, DVC_NO_ANALYTICS="1", HF_HUB_OFFLINE="1")
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    return env
+
+
+def run(folder: Path, *command: str) -> str:
+    """Run a command in ``folder``; on failure raise with its full output."""
+    done = subprocess.run(command, cwd=folder, env=command_env(), capture_output=True, text=True)
+    if done.returncode != 0:
+        raise AssertionError(f"{' '.join(command)} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
+    return done.stdout + done.stderr
