@@ -25,3 +25,11 @@ def shared_data():
         return folder
 
     return locate
+
+
+@pytest.fixture(scope="session")
+def tiny_llm_dir(tmp_path_factory) -> Path:
+    """A tiny random Llama folder, standing in for the LLM in quick pipeline runs."""
+    from tiny_llm import save_tiny_llama
+
+    return save_tiny_llama(tmp_path_factory.mktemp("tiny_llm"), ["The food was great and the service slow."])

@@ -23,8 +23,8 @@ def data_outputs(workspace) -> dict[str, str]:
     }
 
 
-def test_repro_is_deterministic_and_experiments_show_in_metrics_diff(tmp_path):
-    workspace = make_workspace(tmp_path, tiny_params())
+def test_repro_is_deterministic_and_experiments_show_in_metrics_diff(tmp_path, tiny_llm_dir):
+    workspace = make_workspace(tmp_path, tiny_params(tiny_llm_dir))
     run(workspace, "git", "init", "-q")
     run(workspace, "git", "config", "user.email", "ci@example.invalid")
     run(workspace, "git", "config", "user.name", "ci")
@@ -44,8 +44,31 @@ def test_repro_is_deterministic_and_experiments_show_in_metrics_diff(tmp_path):
     run(workspace, "dvc", "repro", "--force")
     assert data_outputs(workspace) == first, "same params must give byte-identical data"
 
-    log = run(workspace, "dvc", "exp", "run", "-S", "filter.min_user_reviews=5")
+    log = experiment(workspace, "filter.min_user_reviews=5")
     assert "Stage 'ingest' didn't change, skipping" in log
-    diff = json.loads(run(workspace, "dvc", "metrics", "diff", "--json"))
-    changed = diff["metrics/filter.json"]
+    changed = metrics_diff(workspace)["metrics/filter.json"]
     assert changed["output.reviews"]["new"] < changed["output.reviews"]["old"]
+
+    log = experiment(workspace, "embed.llm.max_tokens=8")
+    for untouched in ("split", "embed@tfidf", "embed@minilm"):
+        assert f"Stage '{untouched}' didn't change, skipping" in log
+    for rerun in ("embed@llm_plain", "embed@llm_instructed", "normalize", "score_embeddings"):
+        assert f"Running stage '{rerun}'" in log
+    assert metrics_diff(workspace)["metrics/embed_llm_plain.json"]["truncated_reviews"]["new"] > 0
+
+    log = experiment(workspace, "scoring.min_reviews_per_category=12")
+    assert "Running stage 'embed@" not in log and "Running stage 'normalize'" not in log
+    scores = metrics_diff(workspace)["metrics/embedding_scores.json"]
+    assert scores["categories"]["new"] < scores["categories"]["old"]
+
+
+def experiment(workspace, assignment: str) -> str:
+    return run(workspace, "dvc", "exp", "run", "-S", assignment)
+
+
+def metrics_diff(workspace) -> dict:
+    """`dvc metrics diff` against the last commit, then commit, so the next diff compares with this experiment."""
+    diff = json.loads(run(workspace, "dvc", "metrics", "diff", "--json"))
+    run(workspace, "git", "add", "-A")
+    run(workspace, "git", "commit", "-qm", "experiment")
+    return diff

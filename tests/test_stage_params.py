@@ -17,6 +17,7 @@ import yaml
 from conftest import REPO_ROOT
 from sasnet.config import build, leaf_paths
 from sasnet.data.demo import generate_demo, write_yelp_json
+from sasnet.embeddings.configs import QuantizeConfig
 from sasnet.params import Params
 from workspace import make_workspace, set_dotted, tiny_params
 
@@ -39,20 +40,47 @@ class Recorder:
         return value
 
 
-def declared_leaves(stage: str) -> set[str]:
-    entries = DVC_STAGES[stage]["params"]
-    return {leaf for leaf in leaf_paths(Params) if any(leaf == e or leaf.startswith(e + ".") for e in entries)}
+def expand_stages(params: dict) -> list[tuple[str, str, list[str], tuple[str, ...]]]:
+    """(stage name, script, declared params, script arguments) for every stage, foreach stages expanded as DVC does."""
+    stages = []
+    for name, stage in DVC_STAGES.items():
+        if "foreach" not in stage:
+            stages.append((name, stage["cmd"].split()[1], stage["params"], ()))
+            continue
+        items = params
+        for key in stage["foreach"].removeprefix("${").removesuffix("}").split("."):
+            items = items[key]
+        for key, item in items.items():
+            values = {"${key}": key, **{f"${{item.{field}}}": str(value) for field, value in item.items()}}
+            declared = []
+            for entry in stage["do"]["params"]:
+                for placeholder, value in values.items():
+                    entry = entry.replace(placeholder, value)
+                declared.append(entry)
+            stages.append((f"{name}@{key}", stage["do"]["cmd"].split()[1], declared, (key,)))
+    return stages
 
 
-def stage_module(stage: str):
-    spec = importlib.util.spec_from_file_location(f"stage_{stage}", REPO_ROOT / "stages" / f"{stage}.py")
+def declared_leaves(entries: list[str]) -> set[str]:
+    """The schema leaves the entries cover; an entry inside a mapping-valued leaf counts as that leaf."""
+    return {
+        leaf
+        for leaf in leaf_paths(Params)
+        for entry in entries
+        if leaf == entry or leaf.startswith(entry + ".") or entry.startswith(leaf + ".")
+    }
+
+
+def stage_module(script: str):
+    spec = importlib.util.spec_from_file_location(Path(script).stem, REPO_ROOT / script)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
 
 
-def run_recorded(stage: str, raw_params: dict, reads: dict[str, set[str]]) -> None:
-    stage_module(stage).run(Recorder(build(Params, raw_params), "", reads.setdefault(stage, set())))
+def run_recorded(stage: tuple, raw_params: dict, reads: dict[str, set[str]]) -> None:
+    name, script, _, arguments = stage
+    stage_module(script).run(Recorder(build(Params, raw_params), "", reads.setdefault(name, set())), *arguments)
 
 
 def write_amazon_json(reviews: pd.DataFrame, path: Path) -> None:
@@ -65,11 +93,14 @@ def write_amazon_json(reviews: pd.DataFrame, path: Path) -> None:
             handle.write(json.dumps(record) + "\n")
 
 
-def test_every_stage_reads_exactly_the_params_it_declares(tmp_path, monkeypatch):
-    params = tiny_params()
+def test_every_stage_reads_exactly_the_params_it_declares(tmp_path, monkeypatch, tiny_llm_dir):
+    params = tiny_params(tiny_llm_dir)
     workspace = make_workspace(tmp_path / "repo", params)
     monkeypatch.chdir(workspace)
     reads: dict[str, set[str]] = {}
+
+    stages = expand_stages(params)
+    ingest = next(stage for stage in stages if stage[0] == "ingest")
 
     # ingest reads different keys per source: run it on Yelp and Amazon files too (made from the demo)
     dataset = generate_demo(build(Params, params).demo)
@@ -77,19 +108,31 @@ def test_every_stage_reads_exactly_the_params_it_declares(tmp_path, monkeypatch)
     yelp = yaml.safe_load(yaml.safe_dump(params))
     set_dotted(yelp, "data.source", "yelp")
     set_dotted(yelp, "data.yelp", {"reviews": str(review_file), "businesses": str(business_file)})
-    run_recorded("ingest", yelp, reads)
+    run_recorded(ingest, yelp, reads)
     amazon_file = tmp_path / "amazon.json"
     write_amazon_json(pd.read_parquet("data/ingest/reviews.parquet"), amazon_file)
     amazon = yaml.safe_load(yaml.safe_dump(params))
     set_dotted(amazon, "data.source", "amazon")
     set_dotted(amazon, "data.amazon", {"reviews": str(amazon_file), "metadata": None})
-    run_recorded("ingest", amazon, reads)
+    run_recorded(ingest, amazon, reads)
 
-    for stage in DVC_STAGES:  # in pipeline order, on the demo
+    for stage in stages:  # in pipeline order, on the demo
         run_recorded(stage, params, reads)
 
-    for stage in DVC_STAGES:
-        assert reads[stage] == declared_leaves(stage), (
-            f"stage {stage}: reads but does not declare {sorted(reads[stage] - declared_leaves(stage))}; "
-            f"declares but never reads {sorted(declared_leaves(stage) - reads[stage])}"
+    # quantize with gptq needs the optional GPT-QModel: a stand-in reads the config it is handed, as the real one does
+    def read_every_field(source, gguf_file, texts, out_dir, config, device, trust_remote_code):
+        for field in dataclasses.fields(QuantizeConfig):
+            getattr(config, field.name)
+        return {}
+
+    monkeypatch.setattr("sasnet.embeddings.quantize.quantize_gptq", read_every_field)
+    gptq = yaml.safe_load(yaml.safe_dump(params))
+    set_dotted(gptq, "embed.llm.quantize", "gptq")
+    run_recorded(next(stage for stage in stages if stage[0] == "quantize"), gptq, reads)
+
+    for name, _, entries, _ in stages:
+        declared = declared_leaves(entries)
+        assert reads[name] == declared, (
+            f"stage {name}: reads but does not declare {sorted(reads[name] - declared)}; "
+            f"declares but never reads {sorted(declared - reads[name])}"
         )

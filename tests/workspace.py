@@ -22,6 +22,8 @@ TINY_OVERRIDES = {
     "sample.reviews_per_user": 4,
     "sample.target_businesses": 15,
     "sample.reviews_per_business": 8,
+    "scoring.min_reviews_per_category": 5,
+    "scoring.bootstrap_samples": 20,
 }
 PIPELINE_FILES = ("dvc.yaml", "stages", "src", "data/raw/README.md", ".dvc/config", ".dvc/.gitignore", ".gitignore")
 
@@ -35,10 +37,12 @@ def set_dotted(tree: dict, dotted: str, value) -> None:
     tree[last] = value
 
 
-def tiny_params(**overrides) -> dict:
-    """The repository's params.yaml with TINY_OVERRIDES and then ``overrides`` (dotted keys with '__' for '.')."""
+def tiny_params(llm_dir: Path, **overrides) -> dict:
+    """The repository's params.yaml with TINY_OVERRIDES, the tiny LLM in ``llm_dir``, then ``overrides``
+    (dotted keys with '__' for '.')."""
     params = yaml.safe_load((REPO_ROOT / "params.yaml").read_text())
-    for dotted, value in {**TINY_OVERRIDES, **{k.replace("__", "."): v for k, v in overrides.items()}}.items():
+    overrides = {"embed.llm.model": str(llm_dir), **{k.replace("__", "."): v for k, v in overrides.items()}}
+    for dotted, value in {**TINY_OVERRIDES, **overrides}.items():
         set_dotted(params, dotted, value)
     return params
 

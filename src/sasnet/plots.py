@@ -39,3 +39,51 @@ def grouped_bars(
     ax.legend(title=bar, frameon=False)
     ax.spines[["top", "right"]].set_visible(False)
     save_figure(fig, path)
+
+
+def interval_bars(table: pd.DataFrame, label: str, value: str, title: str, path: str | os.PathLike) -> None:
+    """One horizontal bar per ``label`` row, highest ``value`` on top, with ``value``_low/_high as error bars."""
+    ordered = table.sort_values(value)
+    heights = ordered[value].to_numpy(dtype=float)
+    # a percentile interval need not contain the estimate; an arm can only reach to the bar's end
+    below = np.clip(heights - ordered[f"{value}_low"].to_numpy(dtype=float), 0, None)
+    above = np.clip(ordered[f"{value}_high"].to_numpy(dtype=float) - heights, 0, None)
+    fig, ax = plt.subplots(figsize=(6.4, 1.0 + 0.35 * len(ordered)))
+    ax.barh(ordered[label].astype(str), heights, xerr=[below, above], capsize=3, color="tab:blue", ecolor="0.3")
+    ax.axvline(0, color="0.5", linewidth=0.8)
+    ax.set_xlabel(f"{value} (bars: bootstrap interval)")
+    ax.set_title(title)
+    ax.spines[["top", "right"]].set_visible(False)
+    save_figure(fig, path)
+
+
+def similarity_scatter(pairs: pd.DataFrame, methods: list[str], path: str | os.PathLike) -> None:
+    """Predicted against reference category similarity, one panel per method; the diagonal is perfect agreement."""
+    fig, axes = plt.subplots(1, len(methods), figsize=(3.4 * len(methods), 3.4), squeeze=False, sharey=True)
+    for ax, method in zip(axes[0], methods):
+        of_method = pairs[pairs["method"] == method]
+        ax.scatter(of_method["reference"], of_method["predicted"], s=6, alpha=0.4, linewidths=0)
+        ax.axline((0, 0), slope=1, color="0.5", linewidth=0.8, linestyle="--")
+        ax.set_title(method, fontsize=9)
+        ax.set_xlabel("reference cosine (category names)")
+        ax.spines[["top", "right"]].set_visible(False)
+    axes[0, 0].set_ylabel("predicted cosine (mean review embeddings)")
+    save_figure(fig, path)
+
+
+def similarity_heatmaps(matrices: dict[str, pd.DataFrame], title: str, path: str | os.PathLike) -> None:
+    """Square similarity matrices side by side (e.g. predicted and reference) on one shared colour scale."""
+    size = len(next(iter(matrices.values())))
+    fig, axes = plt.subplots(1, len(matrices), figsize=(0.5 + 4.6 * len(matrices), 4.6), squeeze=False)
+    for ax, (name, matrix) in zip(axes[0], matrices.items()):
+        image = ax.imshow(matrix.to_numpy(), cmap="RdBu_r", vmin=-1, vmax=1)
+        ax.set_title(name)
+        if size <= 40:  # beyond that the names overlap into a grey smear
+            ax.set_xticks(range(size), matrix.columns, rotation=90, fontsize=6)
+            ax.set_yticks(range(size), matrix.index, fontsize=6)
+        else:
+            ax.set_xticks([])
+            ax.set_yticks([])
+    fig.colorbar(image, ax=axes[0].tolist(), shrink=0.8, label="cosine")
+    fig.suptitle(title)
+    save_figure(fig, path)

@@ -1,0 +1,78 @@
+"""Params sections of the neural encoders, kept apart from their code so that validating params.yaml (which
+every stage does first) never imports torch, transformers or sentence-transformers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+MINILM_MAX_POSITIONS = 512  # BERT position embeddings of MiniLM-L6: no input can be longer
+
+
+@dataclass(frozen=True)
+class LlmConfig:
+    # "package:<python package>" (a GGUF file inside an installed package), a Hugging Face id or a local folder.
+    model: str
+    gguf_file: str | None  # file name inside the model's folder; null: the package's only .gguf, or no GGUF
+    quantize: Literal["none", "gptq"]  # gptq: the quantize stage's checkpoint replaces `model`
+    trust_remote_code: bool
+    dtype: Literal["auto", "float32", "bfloat16", "float16"]  # auto: bfloat16 on CUDA, float32 on CPU
+    device: Literal["auto", "cpu", "cuda"]  # auto: cuda when available
+    max_tokens: int  # review tokens kept per review; the prompt comes on top
+    batch_tokens: int  # padded tokens per forward pass (a longer review still runs, alone)
+    instruction: str  # the system message of the instructed mode
+    shard_reviews: int  # reviews per resumable shard
+
+    def check(self) -> list[str]:
+        problems = []
+        for name in ("max_tokens", "batch_tokens", "shard_reviews"):
+            if getattr(self, name) < 1:
+                problems.append(f"{name}: must be >= 1 (got {getattr(self, name)})")
+        if not self.instruction.strip():
+            problems.append("instruction: must not be empty")
+        return problems
+
+
+@dataclass(frozen=True)
+class MiniLMConfig:
+    max_seq_length: int  # tokens per review, [CLS] and [SEP] included; longer reviews are truncated
+    batch_size: int
+    device: Literal["auto", "cpu", "cuda"]  # auto: cuda when available
+    normalize_embeddings: bool  # unit L2 norm per review, as the model card's pipeline does
+
+    def check(self) -> list[str]:
+        problems = []
+        if not 3 <= self.max_seq_length <= MINILM_MAX_POSITIONS:
+            problems.append(
+                f"max_seq_length: must be in [3, {MINILM_MAX_POSITIONS}] (got {self.max_seq_length})"
+            )
+        if self.batch_size < 1:
+            problems.append(f"batch_size: must be >= 1 (got {self.batch_size})")
+        return problems
+
+
+@dataclass(frozen=True)
+class QuantizeConfig:
+    bits: Literal[2, 3, 4, 8]
+    # Weights sharing one scale along a layer's input; must divide every quantised layer's input width.
+    # -1 means one group per output row (smallest checkpoint, lowest accuracy).
+    group_size: Literal[-1, 16, 32, 64, 128, 256, 512, 1024]
+    desc_act: bool  # quantise columns by decreasing activation size: a little more accurate, slower kernels
+    sym: bool  # symmetric grids (no zero point): what the fast GPU kernels expect
+    damp_percent: float  # added to the Hessian diagonal, as a share of its mean: stabilises the inversion
+    calibration_reviews: int  # train reviews GPTQ sees (fewer if train is smaller)
+    calibration_max_tokens: int  # each calibration review is truncated to this many tokens
+    batch_size: int  # reviews per forward pass, in calibration and in the quality check
+    quality_check_reviews: int  # reviews held out from calibration for the float-vs-quantised cosine; 0 skips it
+    seed: int  # which train reviews calibrate and which check
+
+    def check(self) -> list[str]:
+        problems = []
+        if not 0 < self.damp_percent < 1:
+            problems.append("damp_percent: must be between 0 and 1 (exclusive)")
+        for name in ("calibration_reviews", "calibration_max_tokens", "batch_size"):
+            if getattr(self, name) < 1:
+                problems.append(f"{name}: must be >= 1")
+        if self.quality_check_reviews < 0:
+            problems.append("quality_check_reviews: must be >= 0")
+        return problems

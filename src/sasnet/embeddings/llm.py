@@ -1,0 +1,426 @@
+"""Review embeddings from a decoder LLM: five poolings of the last hidden state from one forward pass per batch.
+
+Prompt. ``plain`` feeds the special tokens the tokenizer puts before a text, then the review. ``instructed`` feeds
+the chat template rendered with the instruction as the system message (or, for a tokenizer without a template,
+the instruction and a blank line as a plain prefix), then the review. The template is rendered once around a
+placeholder; the text before it is tokenised on its own and the review is tokenised on its own, so the review's
+token span is known exactly and truncation (``max_tokens``) cuts the review, never the instruction. Whatever the
+template puts after the user's message is not fed: in a causal decoder later tokens cannot change the states of
+the review's tokens, so they would cost compute and change nothing.
+
+Attention. The ``attention`` pooling needs the last layer's attention probabilities. Rather than run every layer
+eagerly with ``output_attentions`` (slow), the model runs with SDPA and a hook on the last layer's attention
+recomputes that one layer's probabilities from its input: the layer's own query/key projections and rotary
+embedding, key heads repeated for grouped-query attention, scaling, the mask the model passed (causal, padding,
+sliding window), softmax in float32, mean over heads.
+
+Batches and resumption. Reviews are sorted by token count (ties by input position) and cut into shards of
+``shard_reviews``; each shard is cut into batches of at most ``batch_tokens`` padded tokens. Both cuts depend only
+on the texts and the config, so a shard is the same computation in every run. Each finished shard is one atomic
+``.npz`` under ``work_dir/<fingerprint>/``, the fingerprint covering everything that changes the numbers (model
+files, texts, mode, prompt, batching, device, dtype, library versions): a rerun reuses finished shards, never
+stale ones, and its result is bitwise what an uninterrupted run gives.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import logging
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import torch
+import transformers
+from jinja2.exceptions import TemplateError
+from tqdm.auto import tqdm
+from transformers import AutoModel, AutoTokenizer, PreTrainedModel
+
+from sasnet.embeddings.configs import LlmConfig
+from sasnet.embeddings.device import resolve_device
+from sasnet.embeddings.pooling import POOLINGS, pool_all
+from sasnet.errors import PipelineError
+from sasnet.io import atomic_path
+
+log = logging.getLogger(__name__)
+
+PACKAGE_PREFIX = "package:"
+PAPER_INSTRUCTION = "Analyze the following review, focusing on the aspects discussed and the associated sentiment."
+# Bump when a change to this module changes the numbers, so shards computed by older code are not reused.
+SHARD_FORMAT = 1
+_PLACEHOLDER = "<<REVIEW>>"
+
+
+
+
+def resolve_model(model: str, gguf_file: str | None) -> tuple[str, str | None]:
+    """(what ``from_pretrained`` takes: a Hugging Face id or a folder, the GGUF file name in it or None).
+
+    ``package:<name>`` is the folder of the installed package ``name``, found without importing it; its GGUF file
+    is the one in that folder unless ``gguf_file`` names it.
+    """
+    if not model.startswith(PACKAGE_PREFIX):
+        return model, gguf_file
+    package = model.removeprefix(PACKAGE_PREFIX)
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise PipelineError(f"embed.llm.model: package {package!r} is not installed")
+    folder = Path(spec.submodule_search_locations[0])
+    if gguf_file is None:
+        found = sorted(path.name for path in folder.glob("*.gguf"))
+        if len(found) != 1:
+            raise PipelineError(f"embed.llm.gguf_file: {folder} holds {found or 'no .gguf file'}; name one")
+        gguf_file = found[0]
+    return str(folder), gguf_file
+
+
+def _model_source(config: LlmConfig, model_path: str | None) -> tuple[str, str | None]:
+    """``resolve_model`` of ``model_path`` when given (a checkpoint folder, so no GGUF), else of ``config.model``."""
+    return resolve_model(model_path, None) if model_path else resolve_model(config.model, config.gguf_file)
+
+
+def resolve_dtype(dtype: str, device: str) -> torch.dtype:
+    """bfloat16 on CUDA and float32 on CPU for ``auto``: CPUs without bf16 instructions run bf16 about 8x slower."""
+    if dtype == "auto":
+        return torch.bfloat16 if device == "cuda" else torch.float32
+    return getattr(torch, dtype)
+
+
+def load_tokenizer(config: LlmConfig, model_path: str | None = None):
+    """The tokenizer of ``model_path`` if given (e.g. a quantised checkpoint), else of ``config.model``."""
+    source, gguf_file = _model_source(config, model_path)
+    return AutoTokenizer.from_pretrained(source, gguf_file=gguf_file, trust_remote_code=config.trust_remote_code)
+
+
+def load_model(config: LlmConfig, model_path: str | None = None) -> PreTrainedModel:
+    """The base model (no LM head) with SDPA attention, in eval mode on the configured device and dtype.
+
+    ``model_path`` overrides ``config.model`` (the GPTQ checkpoint folder: transformers loads it through GPT-QModel
+    from the quantization_config in its config.json). A GGUF file is dequantised to ``dtype`` on load.
+    """
+    source, gguf_file = _model_source(config, model_path)
+    device = resolve_device(config.device, "embed.llm.device")
+    model = AutoModel.from_pretrained(
+        source,
+        gguf_file=gguf_file,
+        dtype=resolve_dtype(config.dtype, device),
+        device_map=device,
+        attn_implementation="sdpa",
+        trust_remote_code=config.trust_remote_code,
+    )
+    return model.eval()
+
+
+def review_prefix(tokenizer, mode: Literal["plain", "instructed"], instruction: str) -> list[int]:
+    """The token ids every review follows in ``mode`` (see the module docstring)."""
+    probe = tokenizer("review", return_special_tokens_mask=True)
+    leading_specials = probe["input_ids"][: probe["special_tokens_mask"].index(0)]
+    if mode == "plain":
+        return leading_specials
+    if not tokenizer.chat_template:
+        return leading_specials + tokenizer(f"{instruction}\n\n", add_special_tokens=False)["input_ids"]
+    rendered = _render_chat(tokenizer, [{"role": "system", "content": instruction},
+                                        {"role": "user", "content": _PLACEHOLDER}])
+    if instruction not in rendered:  # a template without a system role (or one that drops it silently)
+        log.warning("the chat template has no system role: the instruction opens the user message instead")
+        rendered = _render_chat(tokenizer, [{"role": "user", "content": f"{instruction}\n\n{_PLACEHOLDER}"}])
+    prefix_text = rendered[: rendered.index(_PLACEHOLDER)]
+    return tokenizer(prefix_text, add_special_tokens=False)["input_ids"]
+
+
+def _render_chat(tokenizer, messages: list[dict[str, str]]) -> str:
+    try:
+        return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    except TemplateError:  # templates reject what they do not support, e.g. a system message
+        return ""
+
+
+@dataclass(frozen=True)
+class EncodedReviews:
+    prefix: list[int]  # prompt tokens before every review
+    reviews: list[list[int]]  # each review's tokens, truncated to max_tokens
+    truncated: int  # reviews that were cut
+
+    @property
+    def lengths(self) -> np.ndarray:
+        """Tokens fed per review, prompt included."""
+        return np.array([len(self.prefix) + len(review) for review in self.reviews], dtype=np.int64)
+
+
+def encode_reviews(tokenizer, texts: Sequence[str], mode: Literal["plain", "instructed"],
+                   config: LlmConfig) -> EncodedReviews:
+    tokens = tokenizer(list(texts), add_special_tokens=False)["input_ids"]
+    empty = [i for i, review in enumerate(tokens) if not review]
+    if empty:
+        raise PipelineError(f"{len(empty)} review(s) have no tokens to pool (first rows: {empty[:5]})")
+    return EncodedReviews(
+        prefix=review_prefix(tokenizer, mode, config.instruction),
+        reviews=[review[: config.max_tokens] for review in tokens],
+        truncated=sum(len(review) > config.max_tokens for review in tokens),
+    )
+
+
+def plan_shards(lengths: np.ndarray, shard_reviews: int, batch_tokens: int) -> list[list[np.ndarray]]:
+    """Shards of review indices, each a list of batches; a function of the lengths and the two sizes only.
+
+    Reviews are sorted by length so that a batch pads little; a batch grows while (reviews x longest) fits in
+    ``batch_tokens``.
+    """
+    order = np.argsort(lengths, kind="stable")
+    shards = []
+    for start in range(0, len(order), shard_reviews):
+        batches, current = [], []
+        for index in order[start : start + shard_reviews]:  # ascending: this review is the batch's longest
+            if current and (len(current) + 1) * lengths[index] > batch_tokens:
+                batches.append(np.array(current))
+                current = []
+            current.append(index)
+        batches.append(np.array(current))
+        shards.append(batches)
+    return shards
+
+
+@dataclass(frozen=True)
+class Batch:
+    rows: np.ndarray  # review indices, in batch order
+    inputs: dict[str, torch.Tensor]  # input_ids, attention_mask, position_ids
+    review_mask: torch.Tensor  # True at the review's own tokens
+
+    @property
+    def real_tokens(self) -> int:
+        return int(self.inputs["attention_mask"].sum())
+
+    @property
+    def padded_tokens(self) -> int:
+        return self.inputs["attention_mask"].numel()
+
+
+def collate(encoded: EncodedReviews, rows: np.ndarray, tokenizer, device: str | torch.device) -> Batch:
+    """Pad on the tokenizer's padding side. Positions count real tokens only, so padding never shifts them."""
+    pad_id = next((i for i in (tokenizer.pad_token_id, tokenizer.eos_token_id) if i is not None), 0)
+    sequences = [encoded.prefix + encoded.reviews[row] for row in rows]
+    width = max(map(len, sequences))
+    input_ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
+    attention_mask = torch.zeros((len(rows), width), dtype=torch.long)
+    review_mask = torch.zeros((len(rows), width), dtype=torch.bool)
+    for i, sequence in enumerate(sequences):
+        start = width - len(sequence) if tokenizer.padding_side == "left" else 0
+        input_ids[i, start : start + len(sequence)] = torch.tensor(sequence)
+        attention_mask[i, start : start + len(sequence)] = 1
+        review_mask[i, start + len(encoded.prefix) : start + len(sequence)] = True
+    position_ids = (attention_mask.cumsum(1) - 1).clamp_min(0)
+    inputs = {"input_ids": input_ids, "attention_mask": attention_mask, "position_ids": position_ids}
+    return Batch(rows, {name: tensor.to(device) for name, tensor in inputs.items()}, review_mask.to(device))
+
+
+class LastLayerAttention:
+    """While entered, records the head-averaged attention probabilities of the model's last decoder layer.
+
+    Works for decoders whose attention module (transformers' Llama, Mistral, Qwen2/3, Phi-3 layout) has
+    ``q_proj``/``k_proj`` or a fused ``qkv_proj``, ``head_dim``, ``scaling``, receives the rotary
+    ``position_embeddings`` from the model, and whose modeling module defines ``apply_rotary_pos_emb``.
+    """
+
+    def __init__(self, model: PreTrainedModel):
+        layers = getattr(model.base_model, "layers", None)
+        attention = getattr(layers[-1], "self_attn", None) if layers else None
+        rotary = getattr(sys.modules[type(attention).__module__], "apply_rotary_pos_emb", None) if attention else None
+        projections = hasattr(attention, "qkv_proj") or (hasattr(attention, "q_proj") and hasattr(attention, "k_proj"))
+        if rotary is None or not projections or not hasattr(attention, "scaling"):
+            raise PipelineError(
+                f"attention pooling does not support {type(model).__name__}: it needs decoder layers with a "
+                "Llama/Mistral/Qwen/Phi-3-style self_attn (q_proj and k_proj or qkv_proj, rotary embeddings)"
+            )
+        self._module = attention
+        self._rotary = rotary
+        self._attention: torch.Tensor | None = None
+
+    def __enter__(self) -> LastLayerAttention:
+        self._handle = self._module.register_forward_pre_hook(self._record, with_kwargs=True)
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self._handle.remove()
+
+    def take(self) -> torch.Tensor:
+        """The (batch, tokens, tokens) probabilities of the last forward pass, row = query; forgets them."""
+        if self._attention is None:
+            raise RuntimeError("no attention was recorded: run a forward pass inside the `with` block first")
+        attention, self._attention = self._attention, None
+        return attention
+
+    def _record(self, module, args: tuple, kwargs: dict[str, Any]) -> None:
+        hidden = kwargs["hidden_states"] if "hidden_states" in kwargs else args[0]
+        if kwargs.get("position_embeddings") is None:
+            raise PipelineError(f"{type(module).__name__} gets no rotary position_embeddings: unsupported layout")
+        queries, keys = self._queries_and_keys(hidden)
+        queries, keys = self._rotary(queries, keys, *kwargs["position_embeddings"])
+        keys = keys.repeat_interleave(queries.shape[1] // keys.shape[1], dim=1)  # grouped-query attention
+        scores = queries.float() @ keys.float().transpose(-1, -2) * module.scaling
+        mask = kwargs.get("attention_mask")
+        if mask is None:  # no padding: the model leaves the causal mask implicit
+            mask = torch.ones(scores.shape[-2:], dtype=torch.bool, device=scores.device).tril()
+        if mask.dtype == torch.bool:
+            scores.masked_fill_(~mask, float("-inf"))
+        else:
+            scores += mask
+        # A query that may attend to nothing (a pad before the text) gives NaN; no pooling reads its row.
+        self._attention = scores.softmax(-1).nan_to_num(0.0).mean(1)
+
+    def _queries_and_keys(self, hidden: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(batch, heads, tokens, head_dim) queries and (batch, kv heads, tokens, head_dim) keys, before rotary."""
+        module = self._module
+        if hasattr(module, "qkv_proj"):  # Phi-3: queries, keys, values side by side
+            query_width = module.config.num_attention_heads * module.head_dim
+            key_width = module.config.num_key_value_heads * module.head_dim
+            fused = module.qkv_proj(hidden)
+            queries, keys = fused[..., :query_width], fused[..., query_width : query_width + key_width]
+        else:
+            queries, keys = module.q_proj(hidden), module.k_proj(hidden)
+        shape = (*hidden.shape[:-1], -1, module.head_dim)
+        queries, keys = queries.view(shape), keys.view(shape)
+        if hasattr(module, "q_norm"):  # Qwen3: per-head RMSNorm before the rotary embedding
+            queries, keys = module.q_norm(queries), module.k_norm(keys)
+        return queries.transpose(1, 2), keys.transpose(1, 2)
+
+
+def embed_batch(model: PreTrainedModel, recorder: LastLayerAttention, batch: Batch) -> dict[str, torch.Tensor]:
+    """Every pooling of one batch, from one forward pass (call inside ``torch.inference_mode``)."""
+    hidden = model(**batch.inputs, use_cache=False).last_hidden_state
+    return pool_all(hidden, batch.review_mask, recorder.take())
+
+
+def embed_reviews(
+    texts: Sequence[str],
+    config: LlmConfig,
+    mode: Literal["plain", "instructed"],
+    work_dir: Path,
+    model_path: str | None = None,
+) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """Embed ``texts``: pooling -> float32 (len(texts), hidden size) with rows in input order, and JSON-ready stats.
+
+    ``model_path`` replaces ``config.model`` (the quantised checkpoint). Finished shards under ``work_dir`` are
+    reused; the model is loaded only when a shard is missing. ``seconds`` and the rates add up the forward passes
+    and poolings of every shard, whichever run computed it; loading and tokenising are not counted.
+    """
+    if not texts:
+        raise PipelineError("no reviews to embed")
+    device = resolve_device(config.device, "embed.llm.device")
+    dtype = resolve_dtype(config.dtype, device)
+    tokenizer = load_tokenizer(config, model_path)
+    encoded = encode_reviews(tokenizer, texts, mode, config)
+    lengths = encoded.lengths
+    shards = plan_shards(lengths, config.shard_reviews, config.batch_tokens)
+    folder = Path(work_dir) / _fingerprint(texts, config, mode, model_path, device, dtype)
+    shard_paths = [folder / f"shard_{number:05d}.npz" for number in range(len(shards))]
+    missing = [number for number, path in enumerate(shard_paths) if not path.exists()]
+    if missing:
+        model = load_model(config, model_path)
+        missing_tokens = sum(int(lengths[np.concatenate(shards[number])].sum()) for number in missing)
+        total_tokens = int(lengths.sum())
+        with (LastLayerAttention(model) as recorder,
+              tqdm(total=total_tokens, initial=total_tokens - missing_tokens, unit="tok", unit_scale=True,
+                   desc=f"LLM {mode}") as progress):
+            for number in missing:
+                arrays = _embed_shard(model, recorder, encoded, shards[number], tokenizer, progress)
+                _write_shard(shard_paths[number], arrays)
+    poolings, seconds = _assemble(shard_paths, len(texts))
+    real_tokens = int(lengths.sum())
+    stats = {
+        "model": model_path or config.model,
+        "mode": mode,
+        "dims": next(iter(poolings.values())).shape[1],
+        "reviews": len(texts),
+        "real_tokens": real_tokens,
+        "padded_tokens": sum(len(batch) * int(lengths[batch].max()) for batches in shards for batch in batches),
+        "prompt_tokens_per_review": len(encoded.prefix),
+        "truncated_reviews": encoded.truncated,
+        "max_tokens": config.max_tokens,
+        "seconds": round(seconds, 3),
+        "reviews_per_s": round(len(texts) / seconds, 2),
+        "tokens_per_s": round(real_tokens / seconds, 1),
+        "device": device,
+        "dtype": str(dtype).removeprefix("torch."),
+        "shards": len(shards),
+        "shards_reused": len(shards) - len(missing),
+    }
+    return poolings, stats
+
+
+def _embed_shard(model, recorder, encoded: EncodedReviews, batches: list[np.ndarray], tokenizer,
+                 progress: tqdm) -> dict[str, np.ndarray]:
+    started = time.perf_counter()
+    pooled = {name: [] for name in POOLINGS}
+    with torch.inference_mode():
+        for batch_rows in batches:
+            batch = collate(encoded, batch_rows, tokenizer, model.device)
+            for name, vectors in embed_batch(model, recorder, batch).items():
+                pooled[name].append(vectors.cpu().numpy())
+            progress.update(batch.real_tokens)
+    return {
+        "rows": np.concatenate(batches),
+        **{name: np.concatenate(parts) for name, parts in pooled.items()},
+        "seconds": np.float64(time.perf_counter() - started),
+    }
+
+
+def _write_shard(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    with atomic_path(path) as tmp, open(tmp, "wb") as handle:
+        np.savez(handle, allow_pickle=False, **arrays)
+
+
+def _assemble(paths: list[Path], n_reviews: int) -> tuple[dict[str, np.ndarray], float]:
+    """Matrices in input row order from every shard, and the shards' summed compute seconds."""
+    poolings: dict[str, np.ndarray] = {}
+    seconds = 0.0
+    for path in paths:
+        with np.load(path, allow_pickle=False) as shard:
+            for name in POOLINGS:
+                if name not in poolings:
+                    poolings[name] = np.empty((n_reviews, shard[name].shape[1]), dtype=np.float32)
+                poolings[name][shard["rows"]] = shard[name]
+            seconds += shard["seconds"].item()
+    return poolings, seconds
+
+
+def _fingerprint(texts: Sequence[str], config: LlmConfig, mode: str, model_path: str | None, device: str,
+                 dtype: torch.dtype) -> str:
+    """Hex digest of everything the numbers depend on; trust_remote_code and quantize act through the model."""
+    source, gguf_file = _model_source(config, model_path)
+    digest = hashlib.sha256()
+    digest.update(json.dumps({
+        "format": SHARD_FORMAT,
+        "model": source,
+        "gguf_file": gguf_file,
+        "model_files": _file_stamps(Path(source)),
+        "mode": mode,
+        "instruction": config.instruction if mode == "instructed" else None,
+        "max_tokens": config.max_tokens,
+        "batch_tokens": config.batch_tokens,
+        "shard_reviews": config.shard_reviews,
+        "device": device,
+        "dtype": str(dtype),
+        "versions": [torch.__version__, transformers.__version__],
+    }, sort_keys=True).encode())
+    for text in texts:
+        encoded = text.encode()
+        digest.update(len(encoded).to_bytes(8, "little"))
+        digest.update(encoded)
+    return digest.hexdigest()[:20]
+
+
+def _file_stamps(source: Path) -> list[tuple[str, int, int]]:
+    """(name, size, mtime) of a local model's files, so a rewritten checkpoint at the same path is noticed.
+
+    A Hugging Face id (no such local folder) gives an empty list: the id itself is the identity.
+    """
+    if not source.is_dir():
+        return []
+    return [(str(path.relative_to(source)), path.stat().st_size, path.stat().st_mtime_ns)
+            for path in sorted(source.rglob("*")) if path.is_file() and "__pycache__" not in path.parts]

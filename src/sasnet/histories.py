@@ -1,0 +1,189 @@
+"""Who may appear in an example's user set and business set (SPEC §2.1-2.2): SASNet's draws and the SVMs' averages.
+
+An example is a review to predict; its rows are rows of the embedding matrices (the canonical review order).
+
+- Its *user pool* is its user's other reviews. A user's reviews all lie in one split, so for a train example these
+  are train reviews, and for a valid/test example (an unseen user) reviews of that same split.
+- Its *business pool* is its business's train reviews, itself excluded. Reviews of valid/test users never enter a
+  business pool, so no example ever sees a held-out review through its business.
+
+Pools are stored CSR-style, one group per user and one per business: the member rows sorted by group, and each
+row's position inside its own group (or the group's size for a row outside it, such as a valid/test review in its
+business's group). An example's pool is its group minus at most that one position, so draws and averages skip the
+target by index arithmetic instead of building a list per example.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from sasnet.data.splitting import SPLITS
+from sasnet.errors import PipelineError
+
+REQUIRED_COLUMNS = ("user_id", "business_id", "split")
+
+
+@dataclass(frozen=True)
+class Pools:
+    """Rows grouped by an entity; an example's pool is its entity's group without the example itself."""
+
+    members: np.ndarray  # member rows, grouped by entity, ascending within a group
+    starts: np.ndarray  # entity g's members are members[starts[g] : starts[g + 1]]
+    group: np.ndarray  # per row: its entity
+    own_position: np.ndarray  # per row: its position among its entity's members; the group's size if no member
+
+    @classmethod
+    def build(cls, entity: np.ndarray, is_member: np.ndarray, n_entities: int) -> Pools:
+        member_rows = np.flatnonzero(is_member)
+        members = member_rows[np.argsort(entity[member_rows], kind="stable")]
+        counts = np.bincount(entity[member_rows], minlength=n_entities)
+        starts = np.concatenate([[0], np.cumsum(counts)])
+        own_position = counts[entity]
+        own_position[members] = np.arange(len(members)) - starts[entity[members]]
+        return cls(members, starts, entity, own_position)
+
+    def _layout(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Per example: where its group starts in ``members``, the group's size, its own position, its pool size."""
+        group = self.group[rows]
+        start = self.starts[group]
+        group_size = self.starts[group + 1] - start
+        own = self.own_position[rows]
+        return start, group_size, own, group_size - (own < group_size)
+
+    def pool_sizes(self, rows: np.ndarray) -> np.ndarray:
+        return self._layout(rows)[3]
+
+    def draw(
+        self, rows: np.ndarray, set_size: int, padding: np.ndarray, rng: np.random.Generator
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """``set_size`` pool members per example, without replacement, and the mask of the real ones.
+
+        Each slot draws the k-th free position of the group (k uniform over the positions still free) and steps it
+        over the taken positions in ascending order; the example's own position is taken from the start. Every
+        ordered draw is equally likely, and the cost is O(set_size^2) per example whatever the pool's size. A pool
+        shorter than the set fills its first slots with all its members in random order; the remaining slots repeat
+        random members and are masked. An empty pool's slots point at ``padding`` (a row that is not the example)
+        and are all masked.
+        """
+        start, _, own, pool_size = self._layout(rows)
+        n = len(rows)
+        positions = np.empty((n, set_size), dtype=np.int64)
+        taken = own[:, None]  # sorted per example
+        for slot in range(set_size):
+            position = rng.integers(np.maximum(pool_size - slot, 1))  # clamped where the pool has run out: masked
+            for column in range(taken.shape[1]):
+                position += position >= taken[:, column]
+            positions[:, slot] = position
+            taken = np.sort(np.column_stack([taken, position]), axis=1)
+        mask = np.arange(set_size) < pool_size[:, None]
+        real_slot = rng.integers(np.clip(pool_size, 1, set_size)[:, None], size=(n, set_size))
+        repeated = np.take_along_axis(positions, real_slot, axis=1)
+        positions = np.where(mask, positions, repeated)
+        has_pool = pool_size[:, None] > 0
+        member_index = np.where(has_pool, start[:, None] + positions, 0)  # an empty pool's positions point nowhere
+        return np.where(has_pool, self.members[member_index], padding[:, None]), mask
+
+    def averaging_matrix(self, rows: np.ndarray, n_columns: int, dtype: np.dtype) -> sp.csr_matrix:
+        """Sparse [examples, n_columns]: row i holds 1 / |pool| at each member of example i's pool (all 0 if empty).
+
+        Built from every example's whole group, so it takes the sum of the examples' group sizes in entries: a few
+        million for the business pools of the paper's 75k reviews.
+        """
+        start, group_size, own, pool_size = self._layout(rows)
+        example = np.repeat(np.arange(len(rows)), group_size)
+        position = np.arange(len(example)) - np.repeat(np.cumsum(group_size) - group_size, group_size)
+        kept = position != own[example]
+        columns = self.members[(start[example] + position)[kept]]
+        weights = (1.0 / np.maximum(pool_size, 1))[example[kept]].astype(dtype)
+        indptr = np.concatenate([[0], np.cumsum(pool_size)])
+        return sp.csr_matrix((weights, columns, indptr), shape=(len(rows), n_columns))
+
+
+@dataclass(frozen=True)
+class Histories:
+    """The user and business pools of every review of a review table (rows in matrix order)."""
+
+    splits: np.ndarray  # per row: its split name
+    users: Pools
+    businesses: Pools
+    padding_rows: np.ndarray  # two train rows: an empty pool's masked slots point at the one that is not the target
+
+    @classmethod
+    def from_reviews(cls, reviews: pd.DataFrame) -> Histories:
+        missing = [column for column in REQUIRED_COLUMNS if column not in reviews.columns]
+        if missing:
+            raise PipelineError(f"the review table lacks the column(s) {', '.join(missing)}")
+        splits = reviews["split"].to_numpy().astype(str)
+        unknown = sorted(set(splits) - set(SPLITS))
+        if unknown:
+            raise PipelineError(f"unknown split name(s) {unknown} in the review table; expected {', '.join(SPLITS)}")
+        splits_per_user = reviews.groupby("user_id")["split"].nunique()
+        if (splits_per_user > 1).any():
+            raise PipelineError(
+                f"{int((splits_per_user > 1).sum())} user(s) have reviews in more than one split (e.g. "
+                f"{splits_per_user[splits_per_user > 1].index[0]!r}): the split must be by user, or held-out "
+                "reviews would reach business sets"
+            )
+        is_train = splits == "train"
+        train_rows = np.flatnonzero(is_train)
+        if len(train_rows) < 2:
+            raise PipelineError(f"the review table has {len(train_rows)} train review(s); at least 2 are needed")
+        user, users = pd.factorize(reviews["user_id"])
+        business, businesses = pd.factorize(reviews["business_id"])
+        return cls(
+            splits=splits,
+            users=Pools.build(user, np.ones(len(reviews), dtype=bool), len(users)),
+            businesses=Pools.build(business, is_train, len(businesses)),
+            padding_rows=train_rows[:2],
+        )
+
+    def rows_of(self, split: str) -> np.ndarray:
+        return np.flatnonzero(self.splits == split)
+
+    def draw_sets(
+        self, example_rows: np.ndarray, set_size: int, rng: np.random.Generator
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Fresh user and business sets for each example: rows [n, set_size] int64 and masks [n, set_size] bool.
+
+        Masked slots (short or empty pools, counted by ``pool_statistics``) still hold valid row indices, never the
+        example's own row, so a consumer may gather embeddings for every slot and drop the masked ones afterwards.
+        """
+        example_rows = np.asarray(example_rows, dtype=np.int64)
+        padding = np.where(example_rows == self.padding_rows[0], self.padding_rows[1], self.padding_rows[0])
+        user_rows, user_mask = self.users.draw(example_rows, set_size, padding, rng)
+        business_rows, business_mask = self.businesses.draw(example_rows, set_size, padding, rng)
+        return user_rows, user_mask, business_rows, business_mask
+
+    def mean_features(self, matrix: np.ndarray | sp.spmatrix, example_rows: np.ndarray) -> np.ndarray | sp.csr_matrix:
+        """[n, 2 d]: the mean of each example's user pool, then of its business pool, over the rows of ``matrix``.
+
+        An empty pool averages to zeros: for z-scored embeddings that is the train mean, a neutral value (how many
+        examples have one is in ``pool_statistics``). A sparse matrix gives a CSR result and is never densified.
+        """
+        example_rows = np.asarray(example_rows, dtype=np.int64)
+        dtype = np.result_type(matrix.dtype, np.float32)
+        halves = [
+            pools.averaging_matrix(example_rows, matrix.shape[0], dtype) @ matrix
+            for pools in (self.users, self.businesses)
+        ]
+        if sp.issparse(matrix):
+            return sp.hstack(halves, format="csr")
+        return np.hstack([np.asarray(half) for half in halves])
+
+    def pool_statistics(self, set_size: int) -> dict:
+        """Per split: examples, and how many have an empty or a short (fewer than ``set_size``) user / business pool."""
+        statistics = {}
+        for split in SPLITS:
+            rows = self.rows_of(split)
+            entry = {"examples": len(rows)}
+            for name, pools in (("user", self.users), ("business", self.businesses)):
+                sizes = pools.pool_sizes(rows)
+                entry[f"{name}_pool_empty"] = int(np.sum(sizes == 0))
+                entry[f"{name}_pool_short"] = int(np.sum((sizes > 0) & (sizes < set_size)))
+                entry[f"{name}_pool_median"] = float(np.median(sizes)) if len(rows) else None
+            statistics[split] = entry
+        return statistics

@@ -1,0 +1,1 @@
+"""SASNet: the set transformer (``sasnet``) and its training loop (``training``)."""

@@ -1,0 +1,301 @@
+"""Training SASNet: combinatorial set draws, AdamW, early stopping on validation macro-F1, DVCLive curves.
+
+The caller supplies the review embedding matrix (one row per review), a class label per row, the rows of the
+train and validation examples, and ``draw_sets``, which picks each example's user and business sets as row indices
+into that matrix. This module never sees users or businesses: keeping the predicted review out of its own sets
+(and the validation users' reviews out of the business sets) is the sampler's job.
+
+Every epoch re-draws the train sets ("combinatorial training"), unless ``resample_sets`` is off; the validation
+sets are drawn once, from their own seeded stream, so that validation scores are comparable across epochs.
+On CPU a run is a pure function of the seed; CUDA kernels may add run-to-run noise.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from dvclive import Live
+from safetensors.torch import load_file, save_file
+from sklearn.metrics import f1_score
+from tqdm import tqdm
+
+from sasnet.config import build
+from sasnet.embeddings.device import resolve_device
+from sasnet.errors import PipelineError
+from sasnet.io import atomic_path, write_json
+from sasnet.models.sasnet import SASNet, SasnetConfig
+
+
+class EntitySets(NamedTuple):
+    """Each example's user and business sets: (n_examples, S) row indices into the embedding matrix, and masks.
+
+    A mask is True where the slot holds a real review; a masked slot's row index is ignored.
+    """
+
+    user_rows: np.ndarray
+    user_mask: np.ndarray
+    business_rows: np.ndarray
+    business_mask: np.ndarray
+
+
+DrawSets = Callable[[np.ndarray, np.random.Generator], tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]
+"""``draw_sets(example_rows, rng)``: the EntitySets (or the same four arrays) of the reviews at ``example_rows``."""
+
+
+@dataclass(frozen=True)
+class Scores:
+    loss: float  # mean cross-entropy per example
+    accuracy: float
+    macro_f1: float
+
+
+@dataclass(frozen=True)
+class EpochRecord:
+    epoch: int  # from 1
+    train: Scores  # over the epoch's batches, in training mode (dropout on) as the weights moved
+    valid: Scores
+    seconds: float
+
+
+@dataclass(frozen=True)
+class TrainingResult:
+    model: SASNet  # with the best epoch's weights, in eval mode
+    best_epoch: int
+    best_valid: Scores
+    history: list[EpochRecord]
+    stopped_early: bool  # the patience ran out before config.epochs
+    seconds_per_epoch: float  # mean wall time of an epoch: drawing sets, training, validating
+    train_examples_per_second: float  # drawing sets and training only
+    parameter_count: int
+
+    def summary(self) -> dict[str, Any]:
+        """Everything but the model and the per-epoch history, as plain JSON types."""
+        return {
+            "best_epoch": self.best_epoch,
+            "best_valid": asdict(self.best_valid),
+            "epochs_run": len(self.history),
+            "stopped_early": self.stopped_early,
+            "seconds_per_epoch": self.seconds_per_epoch,
+            "train_examples_per_second": self.train_examples_per_second,
+            "parameter_count": self.parameter_count,
+        }
+
+
+def train_sasnet(
+    config: SasnetConfig,
+    *,
+    embeddings: np.ndarray,
+    labels: np.ndarray,
+    train_rows: np.ndarray,
+    valid_rows: np.ndarray,
+    draw_sets: DrawSets,
+    class_names: Sequence[str],
+    log_dir: str | Path,
+    checkpoint_path: str | Path,
+    progress: bool = True,
+) -> TrainingResult:
+    """Train on the reviews at ``train_rows``, early-stop on those at ``valid_rows``, save the best checkpoint.
+
+    ``embeddings`` (n_reviews, input_dim) may be memory-mapped: it is copied to the device once (the paper's LP
+    sample, 75k x 3072 float32, is 0.9 GB). ``labels`` holds the class index (into ``class_names``) of every row.
+    Per-epoch train and valid loss, accuracy and macro-F1 go to DVCLive under ``log_dir``.
+    """
+    device = torch.device(resolve_device(config.device, "train_sasnet.device"))
+    n_classes = len(class_names)
+    train_labels = torch.as_tensor(_example_labels(labels, train_rows, n_classes, "train"), device=device)
+    valid_labels = torch.as_tensor(_example_labels(labels, valid_rows, n_classes, "validation"), device=device)
+    table = embedding_table(embeddings, device)
+
+    train_rng, valid_rng = np.random.default_rng(config.seed).spawn(2)
+    valid_sets = _draw(draw_sets, valid_rows, valid_rng, len(table))
+
+    history: list[EpochRecord] = []
+    train_seconds = 0.0
+    # Seeds torch's global generator (weights, dropout) without leaking the change to the caller.
+    with torch.random.fork_rng(), Live(dir=str(log_dir), save_dvc_exp=False, dvcyaml=None) as live:
+        torch.manual_seed(config.seed)
+        model = SASNet(config, table.shape[1], n_classes).to(device)
+        optimizer = _adamw(model, config)
+        best_epoch, best_macro_f1, best_state = 0, -math.inf, {}
+        epochs = tqdm(range(1, config.epochs + 1), desc="train_sasnet", unit="epoch", disable=not progress)
+        for epoch in epochs:
+            start = time.perf_counter()
+            if epoch == 1 or config.resample_sets:
+                train_sets = _draw(draw_sets, train_rows, train_rng, len(table))
+            order = train_rng.permutation(len(train_rows))
+            train_scores = _train_epoch(model, optimizer, table, train_sets, train_labels, order, config.batch_size)
+            train_seconds += time.perf_counter() - start
+            valid_scores = _evaluate(model, table, valid_sets, valid_labels, config.batch_size)
+            history.append(EpochRecord(epoch, train_scores, valid_scores, time.perf_counter() - start))
+            _log_epoch(live, history[-1])
+
+            if valid_scores.macro_f1 > best_macro_f1:
+                best_epoch, best_macro_f1 = epoch, valid_scores.macro_f1
+                best_state = {name: value.detach().clone() for name, value in model.state_dict().items()}
+            epochs.set_postfix(valid_macro_f1=f"{valid_scores.macro_f1:.4f}", best_epoch=best_epoch)
+            if epoch - best_epoch >= config.patience:
+                break
+        best_valid = history[best_epoch - 1].valid
+        live.summary["best"] = {"epoch": best_epoch, "valid": asdict(best_valid)}
+
+    model.load_state_dict(best_state)
+    model.eval()
+    save_checkpoint(model, class_names, checkpoint_path)
+    return TrainingResult(
+        model=model,
+        best_epoch=best_epoch,
+        best_valid=best_valid,
+        history=history,
+        stopped_early=len(history) < config.epochs,
+        seconds_per_epoch=sum(record.seconds for record in history) / len(history),
+        train_examples_per_second=len(train_rows) * len(history) / train_seconds,
+        parameter_count=model.parameter_count(),
+    )
+
+
+def predict_proba(model: SASNet, embeddings: np.ndarray, sets: EntitySets, batch_size: int = 512) -> np.ndarray:
+    """Class probabilities (n_examples, n_classes) for examples whose sets were drawn by the caller."""
+    table = embedding_table(embeddings, next(model.parameters()).device)
+    checked = _checked_sets(sets, len(sets[0]), len(table))
+    return torch.softmax(_logits(model, table, checked, batch_size), dim=1).cpu().numpy()
+
+
+def embedding_table(embeddings: np.ndarray, device: torch.device) -> torch.Tensor:
+    """The whole embedding matrix as float32 on ``device``, so that batches are gathered there."""
+    return torch.tensor(np.asarray(embeddings), dtype=torch.float32, device=device)
+
+
+def checkpoint_info_path(checkpoint_path: str | Path) -> Path:
+    """The JSON beside a checkpoint: what is needed to rebuild the model, and the class names."""
+    return Path(checkpoint_path).with_suffix(".json")
+
+
+def save_checkpoint(model: SASNet, class_names: Sequence[str], path: str | Path) -> None:
+    """Weights as safetensors at ``path``, the config to rebuild them at ``checkpoint_info_path(path)``."""
+    info = {
+        "input_dim": model.input_dim,
+        "n_classes": model.n_classes,
+        "class_names": list(class_names),
+        "parameter_count": model.parameter_count(),
+        "config": asdict(model.config),
+    }
+    with atomic_path(path) as tmp:
+        save_file({name: value.contiguous() for name, value in model.state_dict().items()}, str(tmp))
+    write_json(info, checkpoint_info_path(path))
+
+
+def load_checkpoint(path: str | Path, device: str = "cpu") -> SASNet:
+    """The model saved by ``save_checkpoint``, in eval mode on ``device``."""
+    info = json.loads(checkpoint_info_path(path).read_text())
+    model = SASNet(build(SasnetConfig, info["config"]), info["input_dim"], info["n_classes"])
+    model.load_state_dict(load_file(str(path), device=device))
+    return model.to(device).eval()
+
+
+def _example_labels(labels: np.ndarray, rows: np.ndarray, n_classes: int, split: str) -> np.ndarray:
+    if len(rows) == 0:
+        raise PipelineError(f"SASNet has no {split} examples")
+    chosen = np.asarray(labels, dtype=np.int64)[rows]
+    if chosen.min() < 0 or chosen.max() >= n_classes:
+        raise ValueError(f"{split} labels must be class indices in [0, {n_classes})")
+    return chosen
+
+
+def _draw(draw_sets: DrawSets, rows: np.ndarray, rng: np.random.Generator, n_reviews: int) -> EntitySets:
+    return _checked_sets(draw_sets(rows, rng), len(rows), n_reviews)
+
+
+def _checked_sets(arrays: Sequence[np.ndarray], n_examples: int, n_reviews: int) -> EntitySets:
+    """The four arrays as EntitySets, after checking that they agree: a sampler bug fails here, not in a gather."""
+    sets = EntitySets(*(np.asarray(array) for array in arrays))
+    shape = sets.user_rows.shape
+    if len(shape) != 2 or shape[0] != n_examples or any(array.shape != shape for array in sets):
+        raise ValueError(f"draw_sets must return four ({n_examples}, S) arrays, got {[a.shape for a in sets]}")
+    for rows, mask in ((sets.user_rows, sets.user_mask), (sets.business_rows, sets.business_mask)):
+        if mask.dtype != np.bool_:
+            raise ValueError(f"set masks must be boolean, got {mask.dtype}")
+        real = rows[mask]
+        if real.size and (real.min() < 0 or real.max() >= n_reviews):
+            raise ValueError(f"set rows must index the {n_reviews} embedding rows")
+    return sets
+
+
+def _adamw(model: SASNet, config: SasnetConfig) -> torch.optim.AdamW:
+    """AdamW decaying weight matrices only: decaying biases and LayerNorm gains would only fight the fit."""
+    matrices = [parameter for parameter in model.parameters() if parameter.dim() >= 2]
+    vectors = [parameter for parameter in model.parameters() if parameter.dim() < 2]
+    groups = [{"params": matrices, "weight_decay": config.weight_decay}, {"params": vectors, "weight_decay": 0.0}]
+    return torch.optim.AdamW(groups, lr=config.lr)
+
+
+def _batch(table: torch.Tensor, sets: EntitySets, index: np.ndarray) -> tuple[torch.Tensor, ...]:
+    """Model inputs of examples ``index``: user embeddings, user mask, business embeddings, business mask."""
+
+    def members(rows: np.ndarray, mask: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        mask = torch.as_tensor(mask[index], device=table.device)
+        rows = torch.as_tensor(rows[index], dtype=torch.long, device=table.device)
+        return table[torch.where(mask, rows, 0)], mask  # row 0 stands in for masked slots: the model ignores them
+
+    return (*members(sets.user_rows, sets.user_mask), *members(sets.business_rows, sets.business_mask))
+
+
+def _batches(order: np.ndarray, batch_size: int) -> list[np.ndarray]:
+    return [order[start : start + batch_size] for start in range(0, len(order), batch_size)]
+
+
+def _scores(loss: float, labels: torch.Tensor, predictions: torch.Tensor, n_classes: int) -> Scores:
+    truth, predicted = labels.cpu().numpy(), predictions.cpu().numpy()
+    macro_f1 = f1_score(truth, predicted, labels=range(n_classes), average="macro", zero_division=0)
+    return Scores(loss=loss, accuracy=float(np.mean(truth == predicted)), macro_f1=float(macro_f1))
+
+
+def _train_epoch(
+    model: SASNet,
+    optimizer: torch.optim.Optimizer,
+    table: torch.Tensor,
+    sets: EntitySets,
+    labels: torch.Tensor,
+    order: np.ndarray,
+    batch_size: int,
+) -> Scores:
+    model.train()
+    loss_sum = 0.0
+    predictions = torch.empty_like(labels)
+    for index in _batches(order, batch_size):
+        logits = model(*_batch(table, sets, index))
+        loss = F.cross_entropy(logits, labels[index])
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        loss_sum += loss.item() * len(index)
+        predictions[index] = logits.detach().argmax(dim=1)
+    return _scores(loss_sum / len(order), labels, predictions, model.n_classes)
+
+
+@torch.inference_mode()
+def _logits(model: SASNet, table: torch.Tensor, sets: EntitySets, batch_size: int) -> torch.Tensor:
+    model.eval()
+    order = np.arange(len(sets.user_rows))
+    return torch.cat([model(*_batch(table, sets, index)) for index in _batches(order, batch_size)])
+
+
+def _evaluate(model: SASNet, table: torch.Tensor, sets: EntitySets, labels: torch.Tensor, batch_size: int) -> Scores:
+    logits = _logits(model, table, sets, batch_size)
+    loss = F.cross_entropy(logits, labels).item()
+    return _scores(loss, labels, logits.argmax(dim=1), model.n_classes)
+
+
+def _log_epoch(live: Live, record: EpochRecord) -> None:
+    for split, scores in (("train", record.train), ("valid", record.valid)):
+        for name, value in asdict(scores).items():
+            live.log_metric(f"{split}/{name}", value)
+    live.next_step()

@@ -1,0 +1,59 @@
+"""DVC stage `score_embeddings`: the paper's Table 1 for every normalised embedding, with intervals and a probe."""
+
+import pandas as pd
+
+from sasnet import paths
+from sasnet.embeddings import store
+from sasnet.embeddings.minilm import encode_names
+from sasnet.errors import PipelineError
+from sasnet.io import write_csv, write_json, write_parquet
+from sasnet.params import Params
+from sasnet.plots import interval_bars, similarity_heatmaps, similarity_scatter
+from sasnet.scoring import CategoryNameEmbeddings, eligible_categories, score_embeddings, similarity_matrices
+from sasnet.stage import run_stage
+
+HEATMAP_CATEGORIES = 30  # the most-reviewed ones: a larger heatmap is unreadable
+
+
+def load_embeddings(names) -> tuple[dict, pd.DataFrame]:
+    """method ('<encoder run>/<pooling>') -> matrix, and the reviews their rows follow."""
+    reviews = store.canonical_reviews()
+    embeddings = {}
+    for name in names:
+        folder = paths.normalized_dir(name)
+        if not store.read_row_index(folder)["review_id"].equals(reviews["review_id"]):
+            raise PipelineError(f"{folder} rows do not follow the split files: rerun `dvc repro embed@{name}`")
+        for pooling in store.poolings_in(folder):
+            embeddings[f"{name}/{pooling}"] = store.read_any(folder, pooling)
+    return embeddings, reviews
+
+
+def run(params: Params) -> None:
+    embeddings, reviews = load_embeddings(params.embed.encoders)
+    businesses = pd.read_parquet(paths.BUSINESSES, columns=["business_id", "categories"])
+    reviews = reviews.merge(businesses, on="business_id", how="left", validate="many_to_one")
+    config = params.scoring
+    names = eligible_categories(reviews, config).index.tolist()
+    reference = CategoryNameEmbeddings(names, encode_names(names, params.embed.minilm)) if names else None
+    result = score_embeddings(embeddings, reviews, list(params.split.bins), reference, config)
+
+    write_json(result.summary(), paths.EMBEDDING_SCORES)
+    write_parquet(result.pairs, paths.CATEGORY_PAIRS)
+    if result.best_method is None:  # no category part (e.g. Amazon): no score to plot
+        return
+    table = result.table.sort_values("score_normalised", ascending=False)
+    write_csv(table[["method", "score", "score_low", "score_high"]], paths.PLOTS / "embedding_scores.csv")
+    interval_bars(table, "method", "score", "Embedding score (paper Table 1), 95% bootstrap intervals",
+                  paths.PLOTS / "embedding_scores.png")
+    compared = [result.best_method] + [m for m in ("tfidf/tfidf", "minilm/mean") if m in embeddings]
+    scatter = result.pairs[result.pairs["method"].isin(compared)]
+    write_csv(scatter, paths.PLOTS / "category_similarity.csv")
+    similarity_scatter(scatter, list(dict.fromkeys(compared)), paths.PLOTS / "category_similarity.png")
+    shown = result.categories.index[:HEATMAP_CATEGORIES].tolist()
+    matrices = similarity_matrices(result.pairs, result.best_method, shown)
+    similarity_heatmaps(matrices, f"Category similarity: {result.best_method} vs category names (MiniLM)",
+                        paths.PLOTS / "category_heatmap.png")
+
+
+if __name__ == "__main__":
+    run_stage(run)

@@ -1,0 +1,187 @@
+"""Training SASNet end to end on a generated task with a known signal: learning, determinism, early stopping,
+set re-drawing, checkpoints and the DVCLive logs."""
+
+import dataclasses
+import json
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+import torch
+from test_sasnet_model import single_torch_thread, tiny_config  # noqa: F401 (single_torch_thread is autouse)
+
+from sasnet.models.training import (
+    EntitySets,
+    checkpoint_info_path,
+    load_checkpoint,
+    predict_proba,
+    train_sasnet,
+)
+
+CLASS_NAMES = ("bad", "good", "excellent")
+SAMPLE_SIZE = 5
+
+
+@dataclass(frozen=True)
+class SyntheticTask:
+    """Reviews whose embeddings carry their user's bias along one direction and their business's quality along
+    another; the class is the tercile of bias + quality. Only the *other* reviews of the two entities reveal it."""
+
+    embeddings: np.ndarray
+    labels: np.ndarray
+    users: np.ndarray
+    businesses: np.ndarray
+    train_rows: np.ndarray
+    valid_rows: np.ndarray
+
+    def draw_sets(self, rows: np.ndarray, rng: np.random.Generator) -> EntitySets:
+        """Up to S of the user's other reviews, and of the business's other train reviews."""
+        in_train = np.isin(np.arange(len(self.labels)), self.train_rows)
+
+        def sample(owners: np.ndarray, candidates: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            chosen = np.zeros((len(rows), SAMPLE_SIZE), dtype=np.int64)
+            mask = np.zeros((len(rows), SAMPLE_SIZE), dtype=bool)
+            for i, row in enumerate(rows):
+                others = np.flatnonzero((owners == owners[row]) & candidates & (np.arange(len(owners)) != row))
+                count = min(SAMPLE_SIZE, len(others))
+                chosen[i, :count] = rng.choice(others, size=count, replace=False)
+                mask[i, :count] = True
+            return chosen, mask
+
+        return EntitySets(*sample(self.users, np.ones_like(in_train)), *sample(self.businesses, in_train))
+
+
+def synthetic_task(n_users: int = 60, reviews_per_user: int = 10, n_businesses: int = 30, dim: int = 12):
+    rng = np.random.default_rng(0)
+    user_bias, quality = rng.normal(size=n_users), rng.normal(size=n_businesses)
+    users = np.repeat(np.arange(n_users), reviews_per_user)
+    businesses = rng.integers(n_businesses, size=len(users))
+    bias_direction, quality_direction = np.linalg.qr(rng.normal(size=(dim, 2)))[0].T
+    embeddings = (
+        np.outer(user_bias[users], bias_direction)
+        + np.outer(quality[businesses], quality_direction)
+        + 0.3 * rng.normal(size=(len(users), dim))
+    ).astype(np.float32)
+    utility = user_bias[users] + quality[businesses]
+    labels = np.digitize(utility, np.quantile(utility, [1 / 3, 2 / 3]))
+    train_users = users < int(0.8 * n_users)  # split by user, as the pipeline does
+    return SyntheticTask(
+        embeddings, labels, users, businesses, np.flatnonzero(train_users), np.flatnonzero(~train_users)
+    )
+
+
+TASK = synthetic_task()
+
+
+def config(**changes):
+    training = dict(sample_size=SAMPLE_SIZE, batch_size=64, blocks=1, epochs=40, patience=10, lr=3e-3, seed=0)
+    return tiny_config(**{**training, **changes})
+
+
+def train(tmp_path, name: str = "run", draw_sets=TASK.draw_sets, **changes):
+    return train_sasnet(
+        config(**changes),
+        embeddings=TASK.embeddings,
+        labels=TASK.labels,
+        train_rows=TASK.train_rows,
+        valid_rows=TASK.valid_rows,
+        draw_sets=draw_sets,
+        class_names=CLASS_NAMES,
+        log_dir=tmp_path / name / "live",
+        checkpoint_path=tmp_path / name / "model.safetensors",
+        progress=False,
+    )
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    tmp_path = tmp_path_factory.mktemp("sasnet")
+    return tmp_path, train(tmp_path)
+
+
+def test_training_learns_the_signal_far_beyond_the_majority_class(trained):
+    _, result = trained
+    majority = np.bincount(TASK.labels[TASK.valid_rows]).max() / len(TASK.valid_rows)
+    assert result.best_valid.accuracy >= majority + 0.25, (result.best_valid, majority)
+    assert result.best_valid.macro_f1 >= 0.6
+    assert result.history[-1].train.loss < result.history[0].train.loss
+
+
+def test_the_result_reports_the_best_epoch_and_the_run(trained):
+    _, result = trained
+    assert result.best_valid == result.history[result.best_epoch - 1].valid
+    assert result.best_valid.macro_f1 == max(record.valid.macro_f1 for record in result.history)
+    assert [record.epoch for record in result.history] == list(range(1, len(result.history) + 1))
+    assert result.parameter_count == result.model.parameter_count()
+    assert result.seconds_per_epoch > 0 and result.train_examples_per_second > 0
+    summary = json.loads(json.dumps(result.summary()))
+    assert summary["best_epoch"] == result.best_epoch and summary["epochs_run"] == len(result.history)
+
+
+def test_dvclive_writes_a_curve_per_metric_and_the_summary(trained):
+    tmp_path, result = trained
+    live = tmp_path / "run" / "live"
+    for split in ("train", "valid"):
+        for metric in ("loss", "accuracy", "macro_f1"):
+            curve = (live / "plots" / "metrics" / split / f"{metric}.tsv").read_text().splitlines()
+            assert curve[0].split("\t") == ["step", metric]
+            assert len(curve) == 1 + len(result.history)
+    summary = json.loads((live / "metrics.json").read_text())
+    assert summary["best"] == {"epoch": result.best_epoch, "valid": dataclasses.asdict(result.best_valid)}
+    assert not (live / "dvc.yaml").exists()
+
+
+def test_the_checkpoint_reloads_to_identical_predictions(trained):
+    tmp_path, result = trained
+    path = tmp_path / "run" / "model.safetensors"
+    info = json.loads(checkpoint_info_path(path).read_text())
+    assert info["class_names"] == list(CLASS_NAMES) and info["input_dim"] == TASK.embeddings.shape[1]
+    assert info["config"] == dataclasses.asdict(result.model.config)
+
+    sets = TASK.draw_sets(TASK.valid_rows, np.random.default_rng(7))
+    expected = predict_proba(result.model, TASK.embeddings, sets)
+    np.testing.assert_array_equal(predict_proba(load_checkpoint(path), TASK.embeddings, sets), expected)
+    np.testing.assert_allclose(expected.sum(axis=1), 1.0, rtol=1e-6)
+
+
+def test_the_same_seed_gives_the_same_run(tmp_path):
+    first, second = train(tmp_path, "first", epochs=3), train(tmp_path, "second", epochs=3)
+    without_timing = [dataclasses.replace(record, seconds=0.0) for record in first.history]
+    assert without_timing == [dataclasses.replace(record, seconds=0.0) for record in second.history]
+    assert all(torch.equal(a, b) for a, b in zip(first.model.state_dict().values(), second.model.state_dict().values()))
+    other_seed = train(tmp_path, "other", epochs=3, seed=1)
+    assert other_seed.history[0].train != first.history[0].train
+
+
+def counting(draw_sets):
+    """``draw_sets`` that records how many examples each call drew for."""
+    calls = []
+
+    def draw(rows, rng):
+        calls.append(len(rows))
+        return draw_sets(rows, rng)
+
+    return draw, calls
+
+
+@pytest.mark.parametrize("resample_sets", [True, False])
+def test_train_sets_are_redrawn_every_epoch_unless_disabled_and_valid_sets_once(tmp_path, resample_sets):
+    draw, calls = counting(TASK.draw_sets)
+    train(tmp_path, draw_sets=draw, epochs=3, resample_sets=resample_sets)
+    train_draws = calls.count(len(TASK.train_rows))
+    assert calls.count(len(TASK.valid_rows)) == 1
+    assert train_draws == (3 if resample_sets else 1)
+
+
+def test_training_stops_after_patience_epochs_without_improvement(tmp_path):
+    result = train(tmp_path, lr=1e-12, epochs=50, patience=3)  # too small a step to change a prediction
+    assert result.stopped_early
+    assert result.best_epoch == 1 and len(result.history) == 1 + 3
+
+
+def test_a_sampler_returning_bad_shapes_is_reported(tmp_path):
+    def truncated(rows, rng):
+        return tuple(array[:, :-1] if i == 0 else array for i, array in enumerate(TASK.draw_sets(rows, rng)))
+
+    with pytest.raises(ValueError, match="draw_sets must return four"):
+        train(tmp_path, draw_sets=truncated, epochs=1)
