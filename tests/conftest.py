@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from sasnet.config import ParamsError
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("DVC_NO_ANALYTICS", "1")
 
@@ -33,3 +35,10 @@ def tiny_llm_dir(tmp_path_factory) -> Path:
     from tiny_llm import save_tiny_llama
 
     return save_tiny_llama(tmp_path_factory.mktemp("tiny_llm"), ["The food was great and the service slow."])
+
+
+def config_problems(make_config, **changes) -> list[str]:
+    """The ParamsError problems raised when ``make_config(**changes)`` builds an invalid config section."""
+    with pytest.raises(ParamsError) as caught:
+        make_config(**changes)
+    return caught.value.problems

@@ -34,6 +34,7 @@ def embedding_dir(name: str) -> Path:
 def normalized_dir(name: str) -> Path:
     return NORMALIZED_DIR / name
 
+
 SCORING_DIR = DATA / "scoring"
 CATEGORY_PAIRS = SCORING_DIR / "category_pairs.parquet"
 EMBEDDING_SCORES = METRICS / "embedding_scores.json"

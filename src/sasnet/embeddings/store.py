@@ -42,8 +42,8 @@ def write_dense(folder: str | os.PathLike, pooling: str, matrix: np.ndarray) -> 
         np.save(handle, np.ascontiguousarray(matrix, dtype=np.float32), allow_pickle=False)
 
 
-def read_dense(folder: str | os.PathLike, pooling: str, mmap: bool = True) -> np.ndarray:
-    return np.load(Path(folder) / f"{pooling}.npy", mmap_mode="r" if mmap else None, allow_pickle=False)
+def read_dense(folder: str | os.PathLike, pooling: str) -> np.ndarray:
+    return np.load(Path(folder) / f"{pooling}.npy", mmap_mode="r", allow_pickle=False)
 
 
 def write_sparse(folder: str | os.PathLike, pooling: str, matrix: sp.csr_matrix) -> None:
