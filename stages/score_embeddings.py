@@ -8,7 +8,7 @@ from sasnet.embeddings.minilm import encode_names
 from sasnet.errors import PipelineError
 from sasnet.io import write_csv, write_json, write_parquet
 from sasnet.params import Params
-from sasnet.plots import interval_bars, similarity_heatmaps, similarity_scatter
+from sasnet.plots import interval_bars, message_figure, similarity_heatmaps, similarity_scatter
 from sasnet.scoring import CategoryNameEmbeddings, eligible_categories, score_embeddings, similarity_matrices
 from sasnet.stage import run_stage
 
@@ -39,7 +39,14 @@ def run(params: Params) -> None:
 
     write_json(result.summary(), paths.EMBEDDING_SCORES)
     write_parquet(result.pairs, paths.CATEGORY_PAIRS)
-    if result.best_method is None:  # no category part (e.g. Amazon): no score to plot
+    if result.best_method is None:  # no category part (e.g. Amazon): the sentiment part alone, and say so
+        table = result.table.sort_values("AE_s")
+        write_csv(table[["method", "score", "score_low", "score_high"]], paths.PLOTS / "embedding_scores.csv")
+        interval_bars(table, "method", "AE_s", "Sentiment AE_s (no categories, so no score), 95% bootstrap intervals",
+                      paths.PLOTS / "embedding_scores.png")
+        write_csv(result.pairs, paths.PLOTS / "category_similarity.csv")
+        for figure in ("category_similarity.png", "category_heatmap.png"):
+            message_figure(f"No category similarity: {result.category_unavailable}", paths.PLOTS / figure)
         return
     table = result.table.sort_values("score_normalised", ascending=False)
     write_csv(table[["method", "score", "score_low", "score_high"]], paths.PLOTS / "embedding_scores.csv")

@@ -8,6 +8,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 from sklearn.feature_extraction.text import CountVectorizer
 from sklearn.linear_model import LogisticRegression
 
@@ -22,7 +23,8 @@ def small_config(**overrides) -> DemoConfig:
         seed=7, n_users=1500, n_businesses=300, user_reviews_median=6.0, user_reviews_log_sd=0.8,
         business_popularity_log_sd=1.1, category_choice_strength=1.0, quality_sd=0.6, harshness_sd=0.6,
         aspect_sd=0.8, aspect_taste_concentration=1.0, category_taste_sd=0.3, noise_sd=0.5, mention_tone_sd=0.3,
-        verdict_tone_sd=0.5, min_words=45, max_words=110, star_shares=TARGET_STAR_SHARES, first_year=2010,
+        verdict_tone_sd=0.5, disposition_rate=0.6, disposition_tone_sd=0.3, min_words=45, max_words=110,
+        star_shares=TARGET_STAR_SHARES, first_year=2010,
         last_year=2021,
     )
     return DemoConfig(**{**values, **overrides})
@@ -167,6 +169,24 @@ def test_star_probabilities_and_oracle_are_consistent(demo):
 def test_stars_follow_the_latent_utility(demo):
     correlation = np.corrcoef(demo.truth["utility_mean"], demo.reviews["stars"])[0, 1]
     assert correlation > 0.7
+
+
+def disposition_levels(texts: pd.Series) -> pd.Series:
+    """The level (1 lenient .. 5 harsh) of the disposition phrase in each text; NaN where there is none."""
+    levels = pd.Series(np.nan, index=texts.index)
+    for level, phrases in vocab.DISPOSITION_PHRASES.items():
+        for phrase in phrases:
+            levels[texts.str.contains(phrase, regex=False)] = level
+    return levels
+
+
+def test_disposition_statements_follow_the_writers_harshness(demo):
+    levels = disposition_levels(demo.reviews["text"])
+    stated = levels.notna()
+    assert abs(stated.mean() - 0.6) < 0.03  # disposition_rate
+    harshness = demo.truth["user_harshness"][stated]
+    assert stats.spearmanr(levels[stated], harshness).statistic > 0.85
+    assert disposition_levels(generate_demo(small_config(disposition_rate=0.0)).reviews["text"]).isna().all()
 
 
 def test_check_reports_bad_fields():

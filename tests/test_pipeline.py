@@ -35,6 +35,9 @@ def test_repro_is_deterministic_and_experiments_show_in_metrics_diff(tmp_path, t
     for split in ("train", "valid", "test"):
         assert (workspace / "data/split" / f"{split}.parquet").is_file()
     assert (workspace / "plots/split_class_counts.png").stat().st_size > 0
+    results = (workspace / "results.md").read_text()
+    for model in ("svm_tfidf", "svm_minilm", "svm_llm", "sasnet_llm", "sasnet_minilm"):
+        assert model in results
     shown = json.loads(run(workspace, "dvc", "metrics", "show", "--json"))
     assert "metrics/sample.json" in json.dumps(shown)
     run(workspace, "git", "add", "-A")
@@ -60,6 +63,13 @@ def test_repro_is_deterministic_and_experiments_show_in_metrics_diff(tmp_path, t
     assert "Running stage 'embed@" not in log and "Running stage 'normalize'" not in log
     scores = metrics_diff(workspace)["metrics/embedding_scores.json"]
     assert scores["categories"]["new"] < scores["categories"]["old"]
+
+    log = experiment(workspace, "train_sasnet.hidden_dim=128")
+    rerun = {line.removeprefix("Running stage '").removesuffix("':") for line in log.splitlines()
+             if line.startswith("Running stage")}
+    assert rerun == {"train_sasnet@llm", "train_sasnet@minilm", "report"}, log
+    sizes = metrics_diff(workspace)["metrics/models/sasnet_llm.json"]["training.parameter_count"]
+    assert sizes["new"] > sizes["old"]
 
 
 def experiment(workspace, assignment: str) -> str:

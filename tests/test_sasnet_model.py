@@ -6,25 +6,12 @@ import pytest
 import torch
 
 from sasnet.config import ParamsError, build
-from sasnet.models.sasnet import SASNet, SasnetConfig, masked_mean
+from conftest import REPO_ROOT
+from sasnet.models.configs import SasnetConfig
+from sasnet.models.sasnet import SASNet, masked_mean
+from sasnet.params import load_params, sasnet_config
 
-PAPER_CONFIG = SasnetConfig(
-    sample_size=5,
-    batch_size=512,
-    hidden_dim=256,
-    heads=4,
-    ffn_dim=1024,
-    blocks=2,
-    dropout=0.2,
-    epochs=3000,
-    patience=150,
-    lr=3e-4,
-    weight_decay=0.01,
-    seed=0,
-    cross_attention=True,
-    resample_sets=True,
-    device="auto",
-)
+PAPER_CONFIG = sasnet_config(load_params(REPO_ROOT / "params.yaml").train_sasnet)  # the repository's defaults
 INPUT_DIM = 12
 N_CLASSES = 3
 

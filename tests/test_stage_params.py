@@ -7,22 +7,17 @@ unused declaration is a needless rerun. Every stage runs here on a tiny demo wit
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 import json
 from pathlib import Path
 
 import pandas as pd
 import yaml
 
-from conftest import REPO_ROOT
 from sasnet.config import build, leaf_paths
 from sasnet.data.demo import generate_demo, write_yelp_json
 from sasnet.embeddings.configs import QuantizeConfig
 from sasnet.params import Params
-from workspace import make_workspace, set_dotted, tiny_params
-
-DVC_STAGES = yaml.safe_load((REPO_ROOT / "dvc.yaml").read_text())["stages"]
-
+from workspace import expand_stages, make_workspace, set_dotted, stage_module, tiny_params
 
 class Recorder:
     """Wraps a params dataclass and records the dotted path of every leaf value read through it."""
@@ -40,27 +35,6 @@ class Recorder:
         return value
 
 
-def expand_stages(params: dict) -> list[tuple[str, str, list[str], tuple[str, ...]]]:
-    """(stage name, script, declared params, script arguments) for every stage, foreach stages expanded as DVC does."""
-    stages = []
-    for name, stage in DVC_STAGES.items():
-        if "foreach" not in stage:
-            stages.append((name, stage["cmd"].split()[1], stage["params"], ()))
-            continue
-        items = params
-        for key in stage["foreach"].removeprefix("${").removesuffix("}").split("."):
-            items = items[key]
-        for key, item in items.items():
-            values = {"${key}": key, **{f"${{item.{field}}}": str(value) for field, value in item.items()}}
-            declared = []
-            for entry in stage["do"]["params"]:
-                for placeholder, value in values.items():
-                    entry = entry.replace(placeholder, value)
-                declared.append(entry)
-            stages.append((f"{name}@{key}", stage["do"]["cmd"].split()[1], declared, (key,)))
-    return stages
-
-
 def declared_leaves(entries: list[str]) -> set[str]:
     """The schema leaves the entries cover; an entry inside a mapping-valued leaf counts as that leaf."""
     return {
@@ -69,13 +43,6 @@ def declared_leaves(entries: list[str]) -> set[str]:
         for entry in entries
         if leaf == entry or leaf.startswith(entry + ".") or entry.startswith(leaf + ".")
     }
-
-
-def stage_module(script: str):
-    spec = importlib.util.spec_from_file_location(Path(script).stem, REPO_ROOT / script)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def run_recorded(stage: tuple, raw_params: dict, reads: dict[str, set[str]]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -11,6 +12,8 @@ from pathlib import Path
 import yaml
 
 from conftest import REPO_ROOT
+from sasnet.config import build
+from sasnet.params import Params
 
 # Only sizes change; every other value is the repository's own default.
 TINY_OVERRIDES = {
@@ -24,7 +27,16 @@ TINY_OVERRIDES = {
     "sample.reviews_per_business": 8,
     "scoring.min_reviews_per_category": 5,
     "scoring.bootstrap_samples": 20,
+    "evaluation.bootstrap_samples": 20,
+    "train_sasnet.batch_size": 64,
+    "train_sasnet.hidden_dim": 16,
+    "train_sasnet.heads": 2,
+    "train_sasnet.ffn_dim": 32,
+    "train_sasnet.epochs": 3,
+    "train_sasnet.patience": 2,
+    "train_sasnet.eval_draws": 2,
 }
+DVC_STAGES = yaml.safe_load((REPO_ROOT / "dvc.yaml").read_text())["stages"]
 PIPELINE_FILES = ("dvc.yaml", "stages", "src", "data/raw/README.md", ".dvc/config", ".dvc/.gitignore", ".gitignore")
 
 
@@ -73,3 +85,40 @@ def run(folder: Path, *command: str) -> str:
     if done.returncode != 0:
         raise AssertionError(f"{' '.join(command)} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
     return done.stdout + done.stderr
+
+
+def expand_stages(params: dict) -> list[tuple[str, str, list[str], tuple[str, ...]]]:
+    """(stage name, script, declared params, script arguments) for every stage, foreach stages expanded as DVC does."""
+    stages = []
+    for name, stage in DVC_STAGES.items():
+        if "foreach" not in stage:
+            stages.append((name, stage["cmd"].split()[1], stage["params"], ()))
+            continue
+        items = params
+        for key in stage["foreach"].removeprefix("${").removesuffix("}").split("."):
+            items = items[key]
+        for key, item in items.items():
+            values = {"${key}": key, **{f"${{item.{field}}}": str(value) for field, value in item.items()}}
+            declared = []
+            for entry in stage["do"]["params"]:
+                for placeholder, value in values.items():
+                    entry = entry.replace(placeholder, value)
+                declared.append(entry)
+            stages.append((f"{name}@{key}", stage["do"]["cmd"].split()[1], declared, (key,)))
+    return stages
+
+
+def stage_module(script: str):
+    spec = importlib.util.spec_from_file_location(Path(script).stem, REPO_ROOT / script)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def run_in_process(params: dict, stop_after: str | None = None) -> None:
+    """Run every stage's ``run`` in pipeline order in the current folder (no DVC), up to ``stop_after``."""
+    built = build(Params, params)
+    for name, script, _, arguments in expand_stages(params):
+        stage_module(script).run(built, *arguments)
+        if name == stop_after:
+            return

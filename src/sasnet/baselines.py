@@ -63,7 +63,12 @@ def build_svm(config: SvmConfig, sparse: bool) -> Pipeline:
         )
     else:
         classifier = SVC(
-            kernel="rbf", C=config.C, gamma=config.gamma, class_weight=config.class_weight, max_iter=config.max_iter
+            kernel="rbf",
+            C=config.C,
+            gamma=config.gamma,
+            class_weight=config.class_weight,
+            max_iter=config.max_iter,
+            random_state=config.seed,  # libsvm's shuffling, should probability estimates ever be switched on
         )
     return make_pipeline(StandardScaler(with_mean=not sparse), classifier)
 

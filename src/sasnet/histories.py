@@ -48,11 +48,17 @@ class Pools:
 
     def _layout(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Per example: where its group starts in ``members``, the group's size, its own position, its pool size."""
-        group = self.group[rows]
+        return self._group_layout(self.group[rows], self.own_position[rows])
+
+    def _group_layout(
+        self, group: np.ndarray, own: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         start = self.starts[group]
         group_size = self.starts[group + 1] - start
-        own = self.own_position[rows]
         return start, group_size, own, group_size - (own < group_size)
+
+    def group_size(self, group: np.ndarray) -> np.ndarray:
+        return self.starts[group + 1] - self.starts[group]
 
     def pool_sizes(self, rows: np.ndarray) -> np.ndarray:
         return self._layout(rows)[3]
@@ -60,7 +66,14 @@ class Pools:
     def draw(
         self, rows: np.ndarray, set_size: int, padding: np.ndarray, rng: np.random.Generator
     ) -> tuple[np.ndarray, np.ndarray]:
-        """``set_size`` pool members per example, without replacement, and the mask of the real ones.
+        """``set_size`` members of each example's pool (its group without itself): ``draw_from`` for rows."""
+        return self.draw_from(self.group[rows], self.own_position[rows], set_size, padding, rng)
+
+    def draw_from(
+        self, group: np.ndarray, own: np.ndarray, set_size: int, padding: np.ndarray, rng: np.random.Generator
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """``set_size`` members of each ``group`` but its position ``own`` (the group's size: none excluded), without
+        replacement, and the mask of the real ones.
 
         Each slot draws the k-th free position of the group (k uniform over the positions still free) and steps it
         over the taken positions in ascending order; the example's own position is taken from the start. Every
@@ -69,8 +82,8 @@ class Pools:
         random members and are masked. An empty pool's slots point at ``padding`` (a row that is not the example)
         and are all masked.
         """
-        start, _, own, pool_size = self._layout(rows)
-        n = len(rows)
+        start, _, own, pool_size = self._group_layout(group, own)
+        n = len(group)
         positions = np.empty((n, set_size), dtype=np.int64)
         taken = own[:, None]  # sorted per example
         for slot in range(set_size):
@@ -111,6 +124,8 @@ class Histories:
     users: Pools
     businesses: Pools
     padding_rows: np.ndarray  # two train rows: an empty pool's masked slots point at the one that is not the target
+    user_ids: pd.Index  # user group g is user_ids[g]
+    business_ids: pd.Index
 
     @classmethod
     def from_reviews(cls, reviews: pd.DataFrame) -> Histories:
@@ -139,6 +154,8 @@ class Histories:
             users=Pools.build(user, np.ones(len(reviews), dtype=bool), len(users)),
             businesses=Pools.build(business, is_train, len(businesses)),
             padding_rows=train_rows[:2],
+            user_ids=users,
+            business_ids=businesses,
         )
 
     def rows_of(self, split: str) -> np.ndarray:
@@ -157,6 +174,33 @@ class Histories:
         user_rows, user_mask = self.users.draw(example_rows, set_size, padding, rng)
         business_rows, business_mask = self.businesses.draw(example_rows, set_size, padding, rng)
         return user_rows, user_mask, business_rows, business_mask
+
+    def draw_pair_sets(
+        self, user_groups: np.ndarray, business_groups: np.ndarray, set_size: int, rng: np.random.Generator
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Sets for (user, business) pairs given as groups (indices into ``user_ids`` / ``business_ids``).
+
+        A pair the user has reviewed is drawn as that review is (itself left out of both pools); for any other pair
+        the pools are all the user's reviews and all the business's train reviews.
+        """
+        user_groups, business_groups = np.asarray(user_groups), np.asarray(business_groups)
+        rows = self._review_rows(user_groups, business_groups)
+        reviewed = rows >= 0
+        user_own = np.where(reviewed, self.users.own_position[rows], self.users.group_size(user_groups))
+        business_own = np.where(
+            reviewed, self.businesses.own_position[rows], self.businesses.group_size(business_groups)
+        )
+        padding = np.where(rows == self.padding_rows[0], self.padding_rows[1], self.padding_rows[0])
+        user_rows, user_mask = self.users.draw_from(user_groups, user_own, set_size, padding, rng)
+        business_rows, business_mask = self.businesses.draw_from(business_groups, business_own, set_size, padding, rng)
+        return user_rows, user_mask, business_rows, business_mask
+
+    def _review_rows(self, user_groups: np.ndarray, business_groups: np.ndarray) -> np.ndarray:
+        """The row of the user's review of the business (the first, if several), or -1."""
+        pairs = pd.MultiIndex.from_arrays([self.users.group, self.businesses.group])
+        reviews = pd.Series(np.arange(len(self.splits)), pairs)
+        first = reviews[~reviews.index.duplicated(keep="first")]
+        return first.reindex(pd.MultiIndex.from_arrays([user_groups, business_groups])).fillna(-1).to_numpy(np.int64)
 
     def mean_features(self, matrix: np.ndarray | sp.spmatrix, example_rows: np.ndarray) -> np.ndarray | sp.csr_matrix:
         """[n, 2 d]: the mean of each example's user pool, then of its business pool, over the rows of ``matrix``.

@@ -4,20 +4,22 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Literal
 
 import yaml
 
+from sasnet.baselines import SvmConfig
 from sasnet.config import ParamsError, build
 from sasnet.data.demo import DemoConfig
 from sasnet.data.filtering import FilterConfig
 from sasnet.data.ingest import IngestConfig
 from sasnet.data.sampling import SampleConfig
 from sasnet.data.splitting import SplitConfig
-from sasnet.embeddings.configs import LlmConfig, MiniLMConfig, QuantizeConfig
+from sasnet.embeddings.configs import POOLINGS, LlmConfig, MiniLMConfig, QuantizeConfig
 from sasnet.embeddings.normalize import NormalizeConfig
 from sasnet.embeddings.tfidf import TfidfConfig
+from sasnet.models.configs import SasnetConfig
 from sasnet.scoring import ScoringConfig
 from sasnet.stats import SignificanceConfig
 
@@ -69,6 +71,54 @@ class EmbedConfig:
         return problems
 
 
+# The matrices each encoder writes (data/normalized/<encoder run>/<pooling>.npy or .npz).
+ENCODER_POOLINGS = {
+    "tfidf": ("tfidf",),
+    "minilm": ("mean",),
+    "llm": POOLINGS,
+}
+
+
+@dataclass(frozen=True)
+class ModelInput:
+    """The review embedding a model reads: an embed.encoders entry and one of its poolings."""
+
+    embedding: str
+    pooling: str
+
+
+@dataclass(frozen=True)
+class SvmSection(SvmConfig):
+    inputs: dict[str, ModelInput]  # one svm@<name> stage each; the model is called svm_<name>
+
+
+@dataclass(frozen=True)
+class SasnetSection(SasnetConfig):
+    inputs: dict[str, ModelInput]  # one train_sasnet@<name> stage each; the model is called sasnet_<name>
+
+
+def sasnet_config(section: SasnetSection) -> SasnetConfig:
+    """The section's architecture and training fields alone (what a checkpoint records), read field by field."""
+    return SasnetConfig(**{field.name: getattr(section, field.name) for field in fields(SasnetConfig)})
+
+
+@dataclass(frozen=True)
+class EvaluationConfig:
+    """How every model is scored on the valid and test reviews (SPEC §2.5)."""
+
+    bootstrap_samples: int  # resamples for the 95% intervals of accuracy and macro-F1; 0 skips them
+    confidence: float
+    seed: int
+
+    def check(self) -> list[str]:
+        problems = []
+        if self.bootstrap_samples < 0:
+            problems.append(f"bootstrap_samples: must be >= 0 (got {self.bootstrap_samples})")
+        if not 0 < self.confidence < 1:
+            problems.append(f"confidence: must be in (0, 1) (got {self.confidence})")
+        return problems
+
+
 @dataclass(frozen=True)
 class Params:
     data: DataConfig
@@ -82,6 +132,32 @@ class Params:
     normalize: NormalizeConfig
     scoring: ScoringConfig
     significance: SignificanceConfig
+    svm: SvmSection
+    train_sasnet: SasnetSection
+    evaluation: EvaluationConfig
+
+    def check(self) -> list[str]:
+        """Every model input must name an embed.encoders entry and a pooling that encoder writes."""
+        problems = []
+        for section, inputs in (("svm", self.svm.inputs), ("train_sasnet", self.train_sasnet.inputs)):
+            if not inputs:
+                problems.append(f"{section}.inputs: at least one input is needed")
+            for name, entry in inputs.items():
+                where = f"{section}.inputs.{name}"
+                if not re.fullmatch(r"[a-z0-9_]+", name):
+                    problems.append(f"{where}: names must be lower-case letters, digits and _")
+                encoder = self.embed.encoders.get(entry.embedding)
+                if encoder is None:
+                    problems.append(
+                        f"{where}.embedding: {entry.embedding!r} is not an embed.encoders entry; valid values: "
+                        + ", ".join(map(repr, self.embed.encoders))
+                    )
+                elif entry.pooling not in ENCODER_POOLINGS[encoder.encoder]:
+                    problems.append(
+                        f"{where}.pooling: {entry.pooling!r} is not written by encoder {encoder.encoder!r}; valid "
+                        "values: " + ", ".join(map(repr, ENCODER_POOLINGS[encoder.encoder]))
+                    )
+        return problems
 
 
 def load_params(path: str | os.PathLike = PARAMS_FILE) -> Params:

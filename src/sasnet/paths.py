@@ -38,3 +38,29 @@ def normalized_dir(name: str) -> Path:
 SCORING_DIR = DATA / "scoring"
 CATEGORY_PAIRS = SCORING_DIR / "category_pairs.parquet"
 EMBEDDING_SCORES = METRICS / "embedding_scores.json"
+
+# Models are named <family>_<input key>: svm_tfidf, sasnet_llm (svm.inputs / train_sasnet.inputs keys).
+MODELS_DIR = DATA / "models"
+PREDICTIONS_DIR = DATA / "predictions"
+LIVE_DIR = Path("dvclive")  # DVCLive training curves, one folder per SASNet model
+RESULTS = Path("results.md")
+
+
+def model_name(family: str, key: str) -> str:
+    return f"{family}_{key}"
+
+
+def model_dir(model: str) -> Path:
+    return MODELS_DIR / model
+
+
+def predictions_file(model: str) -> Path:
+    return PREDICTIONS_DIR / f"{model}.parquet"
+
+
+def model_metrics(model: str) -> Path:
+    return METRICS / "models" / f"{model}.json"
+
+
+def live_dir(model: str) -> Path:
+    return LIVE_DIR / model

@@ -87,3 +87,27 @@ def similarity_heatmaps(matrices: dict[str, pd.DataFrame], title: str, path: str
     fig.colorbar(image, ax=axes[0].tolist(), shrink=0.8, label="cosine")
     fig.suptitle(title)
     save_figure(fig, path)
+
+
+def training_curves(history: pd.DataFrame, best_epoch: int, title: str, path: str | os.PathLike) -> None:
+    """One panel per score (columns ``<split>/<score>`` indexed by epoch), train against valid, best epoch marked."""
+    scores = list(dict.fromkeys(column.split("/", 1)[1] for column in history.columns))
+    fig, axes = plt.subplots(1, len(scores), figsize=(3.6 * len(scores), 3.2), squeeze=False)
+    for ax, score in zip(axes[0], scores):
+        for split in ("train", "valid"):
+            ax.plot(history.index, history[f"{split}/{score}"], label=split, linewidth=1)
+        ax.axvline(best_epoch, color="0.5", linewidth=0.8, linestyle="--", label=f"best epoch ({best_epoch})")
+        ax.set_xlabel("epoch")
+        ax.set_title(score)
+        ax.spines[["top", "right"]].set_visible(False)
+    axes[0, 0].legend(frameon=False, fontsize=8)
+    fig.suptitle(title, y=1.03)  # above the panel titles
+    save_figure(fig, path)
+
+
+def message_figure(message: str, path: str | os.PathLike) -> None:
+    """A declared figure that has nothing to show in this run (e.g. categories on data without any) says why."""
+    fig, ax = plt.subplots(figsize=(6.4, 1.2))
+    ax.text(0.5, 0.5, message, ha="center", va="center", wrap=True)
+    ax.set_axis_off()
+    save_figure(fig, path)

@@ -10,7 +10,8 @@ calibrated so the expected star histogram equals ``star_shares``.
 
 The text shows the latents, so a model reading a user's and a business's other reviews can recover them:
 aspect remarks describe the business's aspect quality (not the rating), the aspects a user writes about follow
-their taste weights, and the verdict follows the stars, so a harsh user's verdicts sit below the aspect remarks.
+their taste weights, the verdict follows the stars, so a harsh user's verdicts sit below the aspect remarks, and
+some reviews say how demanding their writer is (graded by the user's harshness).
 """
 
 from __future__ import annotations
@@ -63,6 +64,9 @@ class DemoConfig:
     # around the stars (in star steps).
     mention_tone_sd: float
     verdict_tone_sd: float
+    # Share of a user's reviews that state how demanding they are, and that statement's noise (in harshness sds).
+    disposition_rate: float
+    disposition_tone_sd: float
     min_words: int
     max_words: int
     star_shares: list[float]  # target share of 1..5 stars
@@ -78,11 +82,14 @@ class DemoConfig:
         if self.user_reviews_median < 1:
             problems.append("user_reviews_median: must be >= 1")
         for name in ("user_reviews_log_sd", "business_popularity_log_sd", "category_choice_strength", "quality_sd",
-                     "harshness_sd", "aspect_sd", "category_taste_sd", "mention_tone_sd", "verdict_tone_sd"):
+                     "harshness_sd", "aspect_sd", "category_taste_sd", "mention_tone_sd", "verdict_tone_sd",
+                     "disposition_tone_sd"):
             if getattr(self, name) < 0:
                 problems.append(f"{name}: must be >= 0")
         if self.noise_sd <= 0:
             problems.append("noise_sd: must be > 0 (star probabilities need rating noise)")
+        if not 0 <= self.disposition_rate <= 1:
+            problems.append("disposition_rate: must be in [0, 1]")
         if self.aspect_taste_concentration <= 0:
             problems.append("aspect_taste_concentration: must be > 0")
         if not 10 <= self.min_words < self.max_words:
@@ -132,9 +139,10 @@ def generate_demo(config: DemoConfig) -> DemoDataset:
     mention_order = np.argsort(-(np.log(people["aspect_weights"][user]) + rng.gumbel(size=(len(user), _N_SLOTS))),
                                axis=1)
     uniforms = rng.random((len(user), _UNIFORMS_PER_REVIEW))
+    disposition = _disposition_levels(people["harshness"][user], config, rng)
     texts = [
         _write_review(config, shops, people, user[i], business[i], mention_order[i], aspect_tone[i],
-                      verdict_tone[i], _Draws(uniforms[i]))
+                      verdict_tone[i], disposition[i], _Draws(uniforms[i]))
         for i in range(len(user))
     ]
 
@@ -281,11 +289,18 @@ def _oracle(star_probs: np.ndarray, stars: np.ndarray, thresholds: np.ndarray) -
     }
 
 
+def _disposition_levels(harshness: np.ndarray, config: DemoConfig, rng: np.random.Generator) -> np.ndarray:
+    """1 (lenient) .. 5 (harsh): the writer's harshness in standard units, plus noise, cut at -1.2, -0.4, 0.4, 1.2."""
+    standard = harshness / config.harshness_sd if config.harshness_sd > 0 else np.zeros_like(harshness)
+    noisy = standard + config.disposition_tone_sd * rng.standard_normal(len(harshness))
+    return 1 + np.searchsorted([-1.2, -0.4, 0.4, 1.2], noisy)
+
+
 def _sentence(text: str, end: str = ".") -> str:
     return text[0].upper() + text[1:] + end
 
 
-def _write_review(config, shops, people, user, business, mention_order, aspect_tone, verdict_tone,
+def _write_review(config, shops, people, user, business, mention_order, aspect_tone, verdict_tone, disposition,
                   draws: _Draws) -> str:
     family, _, _, subs = vocab.MAIN_CATEGORIES[_MAIN_NAMES[shops["main"][business]]]
     aspects = vocab.ASPECT_FAMILIES[family]
@@ -296,6 +311,8 @@ def _write_review(config, shops, people, user, business, mention_order, aspect_t
         head.append(vocab.OPENERS[people["opener"][user]].format(name=shops["name"][business]))
     item = draws.pick(subs[draws.pick(shops["subcategories"][business])][1])
     head.append(draws.pick(vocab.VISIT_FRAMES[family]).format(item=item))
+    if draws.chance(config.disposition_rate):
+        head.append(_sentence(draws.pick(vocab.DISPOSITION_PHRASES[disposition]), end))
 
     mentions = []
     for slot in mention_order[: people["n_mentions"][user]]:

@@ -408,6 +408,16 @@ RETURN_PHRASES: dict[int, tuple[str, ...]] = {
     5: ("I will definitely be back", "I would recommend it to anyone"),
 }
 
+# How demanding the reviewer says they are, from lenient (1) to harsh (5): reviewers often state their standards,
+# and this is what lets a user's other reviews reveal their harshness directly rather than only through the stars.
+DISPOSITION_PHRASES: dict[int, tuple[str, ...]] = {
+    1: ("I am easy to please", "I tend to enjoy just about everywhere I go"),
+    2: ("I am not hard to please", "I usually find something to like"),
+    3: ("I try to be fair in my reviews", "I call it like I see it"),
+    4: ("I am fairly picky", "I do not hand out praise easily"),
+    5: ("I am a tough critic", "I rarely give top marks to anyone"),
+}
+
 # Per-user writing habits.
 OPENERS = (
     "Finally made it to {name}.", "Stopped by {name} last week.", "Been meaning to review {name} for a while.",

@@ -9,6 +9,10 @@ from typing import Literal
 MINILM_MAX_POSITIONS = 512  # BERT position embeddings of MiniLM-L6: no input can be longer
 
 
+# The LLM poolings, in the order pool_all returns them (SPEC §1).
+POOLINGS = ("mean", "max", "last", "weighted", "attention")
+
+
 @dataclass(frozen=True)
 class LlmConfig:
     # "package:<python package>" (a GGUF file inside an installed package), a Hugging Face id or a local folder.

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import torch
 
-POOLINGS = ("mean", "max", "last", "weighted", "attention")
+from sasnet.embeddings.configs import POOLINGS  # noqa: F401 (re-exported: the poolings pool_all returns)
+
 
 
 def mean_pool(hidden: torch.Tensor, review_mask: torch.Tensor) -> torch.Tensor:

@@ -6,8 +6,12 @@ into that matrix. This module never sees users or businesses: keeping the predic
 (and the validation users' reviews out of the business sets) is the sampler's job.
 
 Every epoch re-draws the train sets ("combinatorial training"), unless ``resample_sets`` is off; the validation
-sets are drawn once, from their own seeded stream, so that validation scores are comparable across epochs.
-On CPU a run is a pure function of the seed; CUDA kernels may add run-to-run noise.
+sets are drawn once (``eval_draws`` times, their class probabilities averaged), from their own seeded stream, so
+that validation scores are comparable across epochs. On CPU a run is a pure function of the seed; CUDA kernels may
+add run-to-run noise.
+
+The loop reports each epoch to an optional ``on_epoch`` callback (``LiveLogger`` writes DVCLive curves), so the
+loop itself runs wherever torch does.
 """
 
 from __future__ import annotations
@@ -23,7 +27,6 @@ from typing import Any, NamedTuple
 import numpy as np
 import torch
 import torch.nn.functional as F
-from dvclive import Live
 from safetensors.torch import load_file, save_file
 from sklearn.metrics import f1_score
 from tqdm import tqdm
@@ -32,7 +35,8 @@ from sasnet.config import build
 from sasnet.embeddings.device import resolve_device
 from sasnet.errors import PipelineError
 from sasnet.io import atomic_path, write_json
-from sasnet.models.sasnet import SASNet, SasnetConfig
+from sasnet.models.configs import SasnetConfig
+from sasnet.models.sasnet import SASNet
 
 
 class EntitySets(NamedTuple):
@@ -99,15 +103,15 @@ def train_sasnet(
     valid_rows: np.ndarray,
     draw_sets: DrawSets,
     class_names: Sequence[str],
-    log_dir: str | Path,
     checkpoint_path: str | Path,
+    on_epoch: Callable[[EpochRecord], None] | None = None,
     progress: bool = True,
 ) -> TrainingResult:
     """Train on the reviews at ``train_rows``, early-stop on those at ``valid_rows``, save the best checkpoint.
 
     ``embeddings`` (n_reviews, input_dim) may be memory-mapped: it is copied to the device once (the paper's LP
     sample, 75k x 3072 float32, is 0.9 GB). ``labels`` holds the class index (into ``class_names``) of every row.
-    Per-epoch train and valid loss, accuracy and macro-F1 go to DVCLive under ``log_dir``.
+    Each finished epoch's record (train and valid loss, accuracy, macro-F1) is passed to ``on_epoch``.
     """
     device = torch.device(resolve_device(config.device, "train_sasnet.device"))
     n_classes = len(class_names)
@@ -116,12 +120,12 @@ def train_sasnet(
     table = embedding_table(embeddings, device)
 
     train_rng, valid_rng = np.random.default_rng(config.seed).spawn(2)
-    valid_sets = _draw(draw_sets, valid_rows, valid_rng, len(table))
+    valid_sets = [_draw(draw_sets, valid_rows, valid_rng, len(table)) for _ in range(config.eval_draws)]
 
     history: list[EpochRecord] = []
     train_seconds = 0.0
     # Seeds torch's global generator (weights, dropout) without leaking the change to the caller.
-    with torch.random.fork_rng(), Live(dir=str(log_dir), save_dvc_exp=False, dvcyaml=None) as live:
+    with torch.random.fork_rng():
         torch.manual_seed(config.seed)
         model = SASNet(config, table.shape[1], n_classes).to(device)
         optimizer = _adamw(model, config)
@@ -136,7 +140,8 @@ def train_sasnet(
             train_seconds += time.perf_counter() - start
             valid_scores = _evaluate(model, table, valid_sets, valid_labels, config.batch_size)
             history.append(EpochRecord(epoch, train_scores, valid_scores, time.perf_counter() - start))
-            _log_epoch(live, history[-1])
+            if on_epoch is not None:
+                on_epoch(history[-1])
 
             if valid_scores.macro_f1 > best_macro_f1:
                 best_epoch, best_macro_f1 = epoch, valid_scores.macro_f1
@@ -145,7 +150,6 @@ def train_sasnet(
             if epoch - best_epoch >= config.patience:
                 break
         best_valid = history[best_epoch - 1].valid
-        live.summary["best"] = {"epoch": best_epoch, "valid": asdict(best_valid)}
 
     model.load_state_dict(best_state)
     model.eval()
@@ -162,11 +166,13 @@ def train_sasnet(
     )
 
 
-def predict_proba(model: SASNet, embeddings: np.ndarray, sets: EntitySets, batch_size: int = 512) -> np.ndarray:
-    """Class probabilities (n_examples, n_classes) for examples whose sets were drawn by the caller."""
+def predict_proba(
+    model: SASNet, embeddings: np.ndarray, draws: Sequence[EntitySets], batch_size: int = 512
+) -> np.ndarray:
+    """Class probabilities (n_examples, n_classes), averaged over ``draws``: sets drawn by the caller."""
     table = embedding_table(embeddings, next(model.parameters()).device)
-    checked = _checked_sets(sets, len(sets[0]), len(table))
-    return torch.softmax(_logits(model, table, checked, batch_size), dim=1).cpu().numpy()
+    checked = [_checked_sets(sets, len(draws[0][0]), len(table)) for sets in draws]
+    return _probabilities(model, table, checked, batch_size).cpu().numpy()
 
 
 def embedding_table(embeddings: np.ndarray, device: torch.device) -> torch.Tensor:
@@ -282,20 +288,33 @@ def _train_epoch(
 
 
 @torch.inference_mode()
-def _logits(model: SASNet, table: torch.Tensor, sets: EntitySets, batch_size: int) -> torch.Tensor:
+def _probabilities(model: SASNet, table: torch.Tensor, draws: Sequence[EntitySets], batch_size: int) -> torch.Tensor:
+    """Softmax outputs averaged over the draws: each draw is one look at the entities' histories."""
     model.eval()
-    order = np.arange(len(sets.user_rows))
-    return torch.cat([model(*_batch(table, sets, index)) for index in _batches(order, batch_size)])
+    order = np.arange(len(draws[0].user_rows))
+    total = 0.0
+    for sets in draws:
+        logits = torch.cat([model(*_batch(table, sets, index)) for index in _batches(order, batch_size)])
+        total = total + torch.softmax(logits, dim=1)
+    return total / len(draws)
 
 
-def _evaluate(model: SASNet, table: torch.Tensor, sets: EntitySets, labels: torch.Tensor, batch_size: int) -> Scores:
-    logits = _logits(model, table, sets, batch_size)
-    loss = F.cross_entropy(logits, labels).item()
-    return _scores(loss, labels, logits.argmax(dim=1), model.n_classes)
+def _evaluate(
+    model: SASNet, table: torch.Tensor, draws: Sequence[EntitySets], labels: torch.Tensor, batch_size: int
+) -> Scores:
+    probabilities = _probabilities(model, table, draws, batch_size)
+    loss = F.nll_loss(torch.log(probabilities.clamp(min=1e-12)), labels).item()
+    return _scores(loss, labels, probabilities.argmax(dim=1), model.n_classes)
 
 
-def _log_epoch(live: Live, record: EpochRecord) -> None:
-    for split, scores in (("train", record.train), ("valid", record.valid)):
-        for name, value in asdict(scores).items():
-            live.log_metric(f"{split}/{name}", value)
-    live.next_step()
+class LiveLogger:
+    """``on_epoch`` callback writing every epoch's scores as DVCLive metrics (one curve each) on a ``dvclive.Live``."""
+
+    def __init__(self, live: Any):
+        self.live = live
+
+    def __call__(self, record: EpochRecord) -> None:
+        for split, scores in (("train", record.train), ("valid", record.valid)):
+            for name, value in asdict(scores).items():
+                self.live.log_metric(f"{split}/{name}", value)
+        self.live.next_step()

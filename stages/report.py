@@ -1,0 +1,44 @@
+"""DVC stage `report`: results.md, the pairwise McNemar tests and the model comparison plots, from every model."""
+
+from sasnet import paths
+from sasnet.io import atomic_path, write_csv, write_json
+from sasnet.params import Params
+from sasnet.report import (
+    bayes_accuracy,
+    collect_models,
+    collect_test_predictions,
+    comparison_plot,
+    comparison_summary,
+    comparison_table,
+    confusion_long,
+    confusion_plot,
+    expected_models,
+    mcnemar_pairs,
+    read_metrics,
+    render_results,
+)
+from sasnet.stage import run_stage
+
+
+def run(params: Params) -> None:
+    class_names = list(params.split.bins)
+    # read and check every input before writing anything
+    metrics = collect_models(expected_models(params.svm.inputs, params.train_sasnet.inputs), class_names)
+    predictions = collect_test_predictions(metrics, class_names)
+    embedding_scores = read_metrics(paths.EMBEDDING_SCORES, "score_embeddings")
+    significance = read_metrics(paths.METRICS / "significance.json", "significance")
+    split_summary = read_metrics(paths.METRICS / "split.json", "split")
+
+    pairs = mcnemar_pairs(predictions)
+    table = comparison_table(metrics, "test", bayes_accuracy(split_summary, "test"))
+    write_json(comparison_summary(table, pairs), paths.METRICS / "model_comparison.json")
+    write_csv(table, paths.PLOTS / "model_comparison.csv")
+    comparison_plot(table, paths.PLOTS / "model_comparison.png")
+    write_csv(confusion_long(metrics, class_names), paths.PLOTS / "confusion_matrices.csv")
+    confusion_plot(metrics, class_names, paths.PLOTS / "confusion_matrices.png")
+    with atomic_path(paths.RESULTS) as tmp:
+        tmp.write_text(render_results(metrics, class_names, embedding_scores, significance, split_summary, pairs))
+
+
+if __name__ == "__main__":
+    run_stage(run)

@@ -1,0 +1,246 @@
+"""The report stage on generated metrics and predictions for three models: results.md, McNemar tests and plots."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import REPO_ROOT
+from sasnet import paths
+from sasnet.classification import classification_report
+from sasnet.errors import PipelineError
+from sasnet.io import write_json, write_parquet
+from sasnet.report import holm_adjusted, majority_macro_f1, p_value
+
+CLASSES = ["bad", "good", "excellent"]
+BINS = {"bad": [1, 2, 3], "good": [4], "excellent": [5]}
+# model -> (family, input key, embedding, pooling, share of reviews it predicts correctly)
+MODELS = {
+    "svm_tfidf": ("svm", "tfidf", "tfidf", "tfidf", 0.5),
+    "svm_llm": ("svm", "llm", "llm_instructed", "attention", 0.75),
+    "sasnet_llm": ("sasnet", "llm", "llm_instructed", "attention", 0.6),
+}
+SPLIT_SIZES = {"valid": 60, "test": 150}
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def load_stage():
+    spec = importlib.util.spec_from_file_location("report_stage", REPO_ROOT / "stages" / "report.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+run_report = load_stage().run
+
+
+def make_params(sasnet_pooling: str | None = None) -> SimpleNamespace:
+    """Stand-in params with MODELS as svm.inputs and train_sasnet.inputs; ``sasnet_pooling`` overrides SASNet's."""
+
+    def inputs(family: str) -> dict:
+        override = sasnet_pooling if family == "sasnet" else None
+        return {
+            key: SimpleNamespace(embedding=embedding, pooling=override or pooling)
+            for of_family, key, embedding, pooling, _ in MODELS.values()
+            if of_family == family
+        }
+
+    return SimpleNamespace(
+        svm=SimpleNamespace(inputs=inputs("svm")),
+        train_sasnet=SimpleNamespace(inputs=inputs("sasnet")),
+        split=SimpleNamespace(bins=BINS),
+    )
+
+
+def scoring_method(score: float) -> dict:
+    return {"NMSE_c": 0.4, "NPR_c": 0.6, "NAE_s": 0.1, "score": score, "score_normalised": score + 0.5,
+            "score_low": score - 0.05, "score_high": score + 0.05, "probe_accuracy": 0.7}
+
+
+def write_predictions(model: str, frame: pd.DataFrame) -> None:
+    write_parquet(frame, paths.predictions_file(model))
+
+
+def write_inputs(oracle: bool = True) -> dict[str, pd.DataFrame]:
+    """Metrics, predictions and the shared metrics files for MODELS in the current folder; returns the predictions."""
+    rng = np.random.default_rng(0)
+    labels = {split: rng.choice(3, size=n, p=[0.3, 0.4, 0.3]) for split, n in SPLIT_SIZES.items()}
+    review_ids = {split: [f"{split}{i:04d}" for i in range(n)] for split, n in SPLIT_SIZES.items()}
+    predictions = {}
+    for model, (family, _, embedding, pooling, correct_share) in MODELS.items():
+        metrics = {"model": model, "family": family, "embedding": embedding, "pooling": pooling}
+        frames = []
+        for split, truth in labels.items():
+            wrong = rng.random(len(truth)) > correct_share
+            predicted = np.where(wrong, (truth + rng.integers(1, 3, len(truth))) % 3, truth)
+            metrics[split] = classification_report(truth, predicted, CLASSES, majority_label=1,
+                                                   bootstrap_samples=50, seed=0, confidence=0.95)
+            frames.append(pd.DataFrame({"review_id": review_ids[split], "split": split, "label": truth,
+                                        "predicted": predicted}))
+        if family == "sasnet":
+            metrics["training"] = {"parameter_count": 3_300_000, "best_epoch": 12, "best_valid": {"loss": 0.9}}
+        else:
+            metrics["svm"] = {"kernel": "rbf", "converged": embedding == "tfidf", "fit_seconds": 1.25}
+        write_json(metrics, paths.model_metrics(model))
+        predictions[model] = pd.concat(frames, ignore_index=True)
+    # one model lists its reviews in another order: the report must align them by review_id
+    predictions["sasnet_llm"] = predictions["sasnet_llm"].sample(frac=1, random_state=1)
+    for model, frame in predictions.items():
+        write_predictions(model, frame)
+
+    write_json({"methods": {"llm_instructed/attention": scoring_method(0.123), "minilm/mean": scoring_method(-0.2),
+                            "tfidf/tfidf": scoring_method(-0.3)},
+                "best_method": "llm_instructed/attention", "category_unavailable": None}, paths.EMBEDDING_SCORES)
+    write_json({"available": True, "best_method": "llm_instructed/attention", "correlation_test": "dependent",
+                "versus": {"minilm/mean": {"pairs": 45, "MSE_c_best": 0.1, "MSE_c": 0.2, "F": 2.0,
+                                           "F_p_value": 1.234e-10, "PR_c_best": 0.5, "PR_c": 0.4, "z": 2.5,
+                                           "z_p_value": 0.0124}}},
+               paths.METRICS / "significance.json")
+    split_summary = {split: {"reviews": n} for split, n in {"train": 800, **SPLIT_SIZES}.items()}
+    if oracle:
+        split_summary["valid"]["oracle"] = {"bayes_accuracy_expected": 0.74, "bayes_accuracy_realised": 0.7}
+        split_summary["test"]["oracle"] = {"bayes_accuracy_expected": 0.75, "bayes_accuracy_realised": 0.755}
+    write_json(split_summary, paths.METRICS / "split.json")
+    return predictions
+
+
+@pytest.fixture
+def workspace(tmp_path, monkeypatch) -> dict[str, pd.DataFrame]:
+    monkeypatch.chdir(tmp_path)
+    return write_inputs()
+
+
+def test_holm_adjustment_by_hand():
+    # sorted 0.01, 0.03, 0.04 -> 3 * 0.01, 2 * 0.03, max(1 * 0.04, 0.06): the adjusted values never decrease
+    assert holm_adjusted([0.01, 0.04, 0.03]) == pytest.approx([0.03, 0.06, 0.06])
+    assert holm_adjusted([0.5, 0.9]) == pytest.approx([1.0, 1.0])
+
+
+def test_majority_macro_f1_matches_scoring_a_constant_prediction():
+    truth = np.random.default_rng(3).choice(3, size=200, p=[0.2, 0.5, 0.3])
+    report = classification_report(truth, np.full(200, 1), CLASSES, 1, 0, 0, 0.95)
+    assert majority_macro_f1(report) == pytest.approx(report["macro_f1"])
+
+
+def test_p_values_small_ones_in_scientific_notation():
+    assert p_value(0.0123) == "0.012"
+    assert p_value(3.21e-5) == "3.2e-05"
+    assert p_value(0.0) == "< 1e-300"
+
+
+def row_cells(text: str, first_cells: str) -> list[str]:
+    """The cells of the Markdown table row that starts with ``first_cells`` (e.g. '| a | b |')."""
+    rows = [line for line in text.splitlines() if line.startswith(first_cells)]
+    assert len(rows) == 1, f"expected one row starting {first_cells!r}, got {rows}"
+    return [cell.strip() for cell in rows[0].strip("|").split("|")]
+
+
+def test_report_compares_every_model_with_the_paper(workspace):
+    run_report(make_params())
+    results = paths.RESULTS.read_text()
+    comparison = json.loads((paths.METRICS / "model_comparison.json").read_text())
+    test = {model: frame[frame["split"] == "test"].set_index("review_id") for model, frame in workspace.items()}
+    order = test["svm_tfidf"].index
+    truth = test["svm_tfidf"]["label"].to_numpy()
+    correct = {model: frame.loc[order, "predicted"].to_numpy() == truth for model, frame in test.items()}
+
+    assert "dvc repro report" in results and "do not edit by hand" in results
+    for model, (family, _, embedding, pooling, _) in MODELS.items():
+        cells = row_cells(results, f"| {model} | {'SVM' if family == 'svm' else 'SASNet'} on {embedding}/{pooling} |")
+        assert cells[5].startswith(f"{correct[model].mean():.3f} [")
+        assert cells[-1] == f"{correct[model].mean() - 0.755:+.3f}"  # the gap to the Bayes-optimal accuracy
+    # the paper's Table 2 beside ours, including the row this run has no model for
+    assert row_cells(results, "| svm_llm | SVM on llm_instructed/attention |")[2:5] == ["LLM + SVM (Hulk3)", "0.6925",
+                                                                                         "0.6925"]
+    assert row_cells(results, "| sasnet_llm | SASNet on")[3:5] == ["0.52", "0.52"]
+    assert row_cells(results, "| (not run) | — | MiniLM + SVM (huLLK) |")[3] == "—"
+    # the paper's Table 1 row beside the method that reproduces it; methods without a paper row follow
+    assert row_cells(results, "| Phi3-Instructed Attentional |")[1:7] == [
+        "0.13", "1.00", "0.00", "0.22", "1.00", "**llm_instructed/attention** (best)"]
+    assert row_cells(results, "| Phi3-NotInstructed Positional |")[6] == "(not run)"
+    assert row_cells(results, "| — | — | — | — | — | — | tfidf/tfidf |")[10] == "-0.300 [-0.350, -0.250]"
+    assert "not distilled" in results
+    assert row_cells(results, "| minilm/mean | 45 |")[5] == "1.2e-10"
+    # each family's scalar fitting facts (nested ones left out), under their own headers
+    assert row_cells(results, "| svm_llm | rbf |") == ["svm_llm", "rbf", "False", "1.250"]
+    assert row_cells(results, "| sasnet_llm | 3300000 |") == ["sasnet_llm", "3300000", "12"]
+
+    models = list(MODELS)
+    assert list(comparison["models"]) == models
+    assert comparison["best_model"]["accuracy"] == max(models, key=lambda model: correct[model].mean())
+    assert comparison["bayes_accuracy"] == 0.755
+    for i, model_a in enumerate(models):
+        for model_b in models[i + 1:]:
+            a_only = int(np.sum(correct[model_a] & ~correct[model_b]))
+            b_only = int(np.sum(correct[model_b] & ~correct[model_a]))
+            pair = comparison["mcnemar"][f"{model_a} vs {model_b}"]
+            assert (pair["a_only_correct"], pair["b_only_correct"]) == (a_only, b_only)
+            assert pair["p_value"] <= pair["p_value_holm"] <= 1
+            assert row_cells(results, f"| {model_a} | {model_b} |")[4:6] == [str(a_only), str(b_only)]
+
+    table = pd.read_csv(paths.PLOTS / "model_comparison.csv")
+    assert table["model"].tolist() == models
+    assert table["accuracy"].to_numpy() == pytest.approx([correct[model].mean() for model in models])
+    confusion = pd.read_csv(paths.PLOTS / "confusion_matrices.csv")
+    assert confusion.groupby("model")["count"].sum().to_dict() == {model: SPLIT_SIZES["test"] for model in models}
+    diagonal = confusion[confusion["true"] == confusion["predicted"]].groupby("model")["count"].sum()
+    assert diagonal.to_dict() == {model: int(correct[model].sum()) for model in models}
+    for png in ("model_comparison.png", "confusion_matrices.png"):
+        assert (paths.PLOTS / png).read_bytes()[:8] == PNG_MAGIC
+
+
+def test_real_data_report_has_no_bayes_line_and_says_why_significance_is_missing(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    write_inputs(oracle=False)
+    write_json({"available": False, "reason": "no categories in this data"}, paths.METRICS / "significance.json")
+    run_report(make_params())
+    results = paths.RESULTS.read_text()
+    assert "Bayes" not in results
+    assert "Not available in this run: no categories in this data." in results
+    assert json.loads((paths.METRICS / "model_comparison.json").read_text())["bayes_accuracy"] is None
+
+
+@pytest.mark.parametrize("change, message", [
+    ("review_id", "score different test reviews"),
+    ("label", "different labels"),
+])
+def test_models_scored_on_other_test_reviews_are_refused(workspace, change, message):
+    frame = workspace["svm_llm"].copy()
+    first_test = frame.index[frame["split"] == "test"][0]
+    if change == "review_id":
+        frame.loc[first_test, "review_id"] = "someone else's review"
+    else:  # a label change needs a matching prediction change, or the confusion check fires first
+        frame.loc[first_test, ["label", "predicted"]] = (frame.loc[first_test, "label"] + 1) % 3
+    write_predictions("svm_llm", frame)
+    metrics = json.loads(paths.model_metrics("svm_llm").read_text())
+    test = frame[frame["split"] == "test"]
+    metrics["test"] = classification_report(test["label"], test["predicted"], CLASSES, 1, 50, 0, 0.95)
+    write_json(metrics, paths.model_metrics("svm_llm"))
+    with pytest.raises(PipelineError, match=message):
+        run_report(make_params())
+    assert not paths.RESULTS.exists()
+
+
+def test_predictions_from_another_run_than_the_metrics_are_refused(workspace):
+    frame = workspace["svm_tfidf"].copy()
+    first_test = frame.index[frame["split"] == "test"][0]
+    frame.loc[first_test, "predicted"] = (frame.loc[first_test, "predicted"] + 1) % 3
+    write_predictions("svm_tfidf", frame)
+    with pytest.raises(PipelineError, match="disagree on the test confusion matrix"):
+        run_report(make_params())
+
+
+def test_a_missing_metrics_file_names_it_and_its_stage(workspace):
+    paths.model_metrics("sasnet_llm").unlink()
+    with pytest.raises(PipelineError, match=r"metrics/models/sasnet_llm\.json is missing: the `train_sasnet@llm` stage"):
+        run_report(make_params())
+
+
+def test_metrics_written_for_another_input_are_refused(workspace):
+    with pytest.raises(PipelineError, match=r"metrics/models/sasnet_llm\.json is for .* params ask for .*'mean'"):
+        run_report(make_params(sasnet_pooling="mean"))
