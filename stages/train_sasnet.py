@@ -10,6 +10,7 @@ import dataclasses
 import pandas as pd
 import scipy.sparse as sp
 from dvclive import Live
+from scmrepo.exceptions import SCMError as GitSCMError
 
 from sasnet import paths
 from sasnet.errors import PipelineError
@@ -20,6 +21,16 @@ from sasnet.models.training import LiveLogger
 from sasnet.params import Params, sasnet_config
 from sasnet.plots import training_curves
 from sasnet.stage import run_stage
+
+
+def open_live(folder) -> Live:
+    """DVCLive writing curves only; inside a git repository it reads HEAD, which a repository without commits lacks."""
+    try:
+        return Live(dir=str(folder), save_dvc_exp=False, dvcyaml=None)
+    except GitSCMError as error:
+        raise PipelineError(
+            f"DVCLive could not read the git repository ({error}): commit once (`git add -A && git commit`), then rerun"
+        ) from None
 
 
 def run(params: Params, name: str) -> None:
@@ -37,7 +48,7 @@ def run(params: Params, name: str) -> None:
     histories = data.histories
 
     with atomic_dir(paths.model_dir(model_name)) as out_dir:
-        with Live(dir=str(paths.live_dir(model_name)), save_dvc_exp=False, dvcyaml=None) as live:
+        with open_live(paths.live_dir(model_name)) as live:
             result = fit(config, data, class_names, out_dir / "model.safetensors", on_epoch=LiveLogger(live))
             live.summary["best"] = {"epoch": result.best_epoch, "valid": dataclasses.asdict(result.best_valid)}
         write_json({"embedding": model_input.embedding, "pooling": model_input.pooling}, out_dir / "input.json")

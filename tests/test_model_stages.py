@@ -3,6 +3,8 @@ metric, predictions that agree with their metrics, reproducible fits, and clear 
 
 from __future__ import annotations
 
+import subprocess
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -129,13 +131,16 @@ def test_inference_predicts_pairs_and_ranks_unreviewed_businesses(pipeline):
     pairs = recommender.predict(user, sorted(reviewed)[:2])
     np.testing.assert_allclose(pairs[["p_bad", "p_good", "p_excellent"]].sum(axis=1), 1.0, rtol=1e-5)
     pd.testing.assert_frame_equal(recommender.predict(user, sorted(reviewed)[:2]), pairs)  # seeded draws
+    alone = recommender.predict(user, sorted(reviewed)[1:2]).reset_index(drop=True)
+    pd.testing.assert_frame_equal(alone, pairs.iloc[1:].reset_index(drop=True))  # a pair's score ignores the others
 
     top = recommender.recommend(user, top_k=5)
     assert len(top) == 5 and list(top.index) == [1, 2, 3, 4, 5]
     assert top["p_excellent"].is_monotonic_decreasing and not set(top["business_id"]) & reviewed
-    assert (top["business_train_reviews"] > 0).all()
-    everything = recommender.recommend(user, top_k=10_000, include_reviewed=True)
-    assert reviewed <= set(everything["business_id"])
+    assert (top["business_train_reviews"] >= recommender.model.config.sample_size).all()
+    everything = recommender.recommend(user, top_k=10_000, include_reviewed=True, min_business_reviews=1)
+    with_train_reviews = set(reviews.loc[reviews["split"] == "train", "business_id"])
+    assert reviewed & with_train_reviews <= set(everything["business_id"])
 
 
 def test_inference_explains_unknown_ids(pipeline, capsys):
@@ -165,3 +170,10 @@ def test_scoring_without_categories_still_writes_every_declared_output(pipeline)
         assert pd.read_json(paths.EMBEDDING_SCORES, typ="series")["best_method"] is None
     finally:
         businesses.to_parquet(paths.BUSINESSES)
+
+
+def test_training_in_a_repository_without_commits_says_to_commit(tmp_path, monkeypatch):
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(PipelineError, match="commit once"):
+        stage_module("stages/train_sasnet.py").open_live(tmp_path / "live")

@@ -58,12 +58,18 @@ class Recommender:
         histories = self.data.histories
         user = _group_of(histories.user_ids, [user_id], "user")
         businesses = _group_of(histories.business_ids, business_ids, "business")
-        users = np.repeat(user, len(businesses))
         config = self.model.config
-        rng = np.random.default_rng(config.seed)
+
+        def pair_draws(business: int) -> list[tuple[np.ndarray, ...]]:
+            # Each pair has its own stream, so its score does not depend on which other pairs are asked about.
+            rng = np.random.default_rng([config.seed, user[0], business])
+            draw = histories.draw_pair_sets
+            return [draw(user, [business], config.sample_size, rng) for _ in range(config.eval_draws)]
+
+        per_pair = [pair_draws(business) for business in businesses]
         draws = [
-            EntitySets(*histories.draw_pair_sets(users, businesses, config.sample_size, rng))
-            for _ in range(config.eval_draws)
+            EntitySets(*(np.concatenate([pair[k][part] for pair in per_pair]) for part in range(4)))
+            for k in range(config.eval_draws)
         ]
         probabilities = predict_proba(self.model, self.data.matrix, draws, config.batch_size)
         frame = pd.DataFrame({"business_id": list(business_ids)})
@@ -73,13 +79,17 @@ class Recommender:
         frame["business_train_reviews"] = histories.businesses.group_size(businesses)
         return frame
 
-    def recommend(self, user_id: str, top_k: int, include_reviewed: bool = False) -> pd.DataFrame:
-        """The ``top_k`` businesses with train reviews, ranked by P(excellent); reviewed ones only if asked."""
+    def recommend(
+        self, user_id: str, top_k: int, include_reviewed: bool = False, min_business_reviews: int | None = None
+    ) -> pd.DataFrame:
+        """The ``top_k`` businesses ranked by P(excellent), among those with at least ``min_business_reviews`` train
+        reviews (default: the set size, so no business is judged on a padded set); reviewed ones only if asked."""
         if top_k < 1:
             raise PipelineError(f"--top-k must be >= 1 (got {top_k})")
+        minimum = self.model.config.sample_size if min_business_reviews is None else min_business_reviews
         histories = self.data.histories
         user = _group_of(histories.user_ids, [user_id], "user")[0]
-        candidates = np.flatnonzero(histories.businesses.group_size(np.arange(len(histories.business_ids))) > 0)
+        candidates = np.flatnonzero(histories.businesses.group_size(np.arange(len(histories.business_ids))) >= minimum)
         if not include_reviewed:
             reviewed = histories.businesses.group[histories.users.group == user]
             candidates = np.setdiff1d(candidates, reviewed)
@@ -112,13 +122,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     recommend.add_argument("user_id")
     recommend.add_argument("--top-k", type=int, default=10)
     recommend.add_argument("--include-reviewed", action="store_true", help="also rank businesses the user reviewed")
+    recommend.add_argument(
+        "--min-business-reviews", type=int, default=None, help="train reviews a business needs (default: the set size)"
+    )
     args = parser.parse_args(argv)
     try:
         recommender = Recommender.load(args.model)
         if args.command == "predict":
             table = recommender.predict(args.user_id, args.business_ids)
         else:
-            table = recommender.recommend(args.user_id, args.top_k, args.include_reviewed)
+            table = recommender.recommend(args.user_id, args.top_k, args.include_reviewed, args.min_business_reviews)
     except PipelineError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
