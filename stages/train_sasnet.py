@@ -7,7 +7,6 @@ metrics/models/sasnet_<name>.json.
 
 import dataclasses
 
-import pandas as pd
 import scipy.sparse as sp
 from dvclive import Live
 from scmrepo.exceptions import SCMError as GitSCMError
@@ -58,15 +57,7 @@ def run(params: Params, name: str) -> None:
     predicted = {split: probability.argmax(axis=1) for split, probability in probabilities.items()}
     write_predictions(model_name, data, predicted, probabilities, class_names)
 
-    curves = pd.DataFrame(
-        [
-            {f"{split}/{score}": value for split in ("train", "valid")
-             for score, value in dataclasses.asdict(getattr(record, split)).items()}
-            for record in result.history
-        ],
-        index=pd.RangeIndex(1, len(result.history) + 1, name="epoch"),
-    )
-    training_curves(curves, result.best_epoch, f"SASNet on {model_input.embedding}/{model_input.pooling}",
+    training_curves(result.curves(), result.best_epoch, f"SASNet on {model_input.embedding}/{model_input.pooling}",
                     paths.PLOTS / f"{model_name}_training.png")
     write_json(
         {

@@ -117,6 +117,9 @@ def test_the_result_reports_the_best_epoch_and_the_run(trained):
     assert [record.epoch for record in result.history] == list(range(1, len(result.history) + 1))
     assert result.parameter_count == result.model.parameter_count()
     assert result.seconds_per_epoch > 0 and result.train_examples_per_second > 0
+    curves = result.curves()
+    assert list(curves.index) == [record.epoch for record in result.history]
+    assert curves.loc[result.best_epoch, "valid/macro_f1"] == result.best_valid.macro_f1
     summary = json.loads(json.dumps(result.summary()))
     assert summary["best_epoch"] == result.best_epoch and summary["epochs_run"] == len(result.history)
 

@@ -16,6 +16,7 @@ target by index arithmetic instead of building a list per example.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -53,9 +54,8 @@ class Pools:
     def _group_layout(
         self, group: np.ndarray, own: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        start = self.starts[group]
-        group_size = self.starts[group + 1] - start
-        return start, group_size, own, group_size - (own < group_size)
+        group_size = self.group_size(group)
+        return self.starts[group], group_size, own, group_size - (own < group_size)
 
     def group_size(self, group: np.ndarray) -> np.ndarray:
         return self.starts[group + 1] - self.starts[group]
@@ -170,7 +170,7 @@ class Histories:
         example's own row, so a consumer may gather embeddings for every slot and drop the masked ones afterwards.
         """
         example_rows = np.asarray(example_rows, dtype=np.int64)
-        padding = np.where(example_rows == self.padding_rows[0], self.padding_rows[1], self.padding_rows[0])
+        padding = self._padding_for(example_rows)
         user_rows, user_mask = self.users.draw(example_rows, set_size, padding, rng)
         business_rows, business_mask = self.businesses.draw(example_rows, set_size, padding, rng)
         return user_rows, user_mask, business_rows, business_mask
@@ -190,17 +190,26 @@ class Histories:
         business_own = np.where(
             reviewed, self.businesses.own_position[rows], self.businesses.group_size(business_groups)
         )
-        padding = np.where(rows == self.padding_rows[0], self.padding_rows[1], self.padding_rows[0])
+        padding = self._padding_for(rows)
         user_rows, user_mask = self.users.draw_from(user_groups, user_own, set_size, padding, rng)
         business_rows, business_mask = self.businesses.draw_from(business_groups, business_own, set_size, padding, rng)
         return user_rows, user_mask, business_rows, business_mask
 
-    def _review_rows(self, user_groups: np.ndarray, business_groups: np.ndarray) -> np.ndarray:
-        """The row of the user's review of the business (the first, if several), or -1."""
+    def _padding_for(self, rows: np.ndarray) -> np.ndarray:
+        """Per example, the padding row that is not the example itself."""
+        return np.where(rows == self.padding_rows[0], self.padding_rows[1], self.padding_rows[0])
+
+    @cached_property
+    def _first_review_of_pair(self) -> pd.Series:
+        """(user group, business group) -> the row of the user's first review of the business; built once."""
         pairs = pd.MultiIndex.from_arrays([self.users.group, self.businesses.group])
         reviews = pd.Series(np.arange(len(self.splits)), pairs)
-        first = reviews[~reviews.index.duplicated(keep="first")]
-        return first.reindex(pd.MultiIndex.from_arrays([user_groups, business_groups])).fillna(-1).to_numpy(np.int64)
+        return reviews[~reviews.index.duplicated(keep="first")]
+
+    def _review_rows(self, user_groups: np.ndarray, business_groups: np.ndarray) -> np.ndarray:
+        """The row of the user's review of the business (the first, if several), or -1."""
+        wanted = pd.MultiIndex.from_arrays([user_groups, business_groups])
+        return self._first_review_of_pair.reindex(wanted).fillna(-1).to_numpy(np.int64)
 
     def mean_features(self, matrix: np.ndarray | sp.spmatrix, example_rows: np.ndarray) -> np.ndarray | sp.csr_matrix:
         """[n, 2 d]: the mean of each example's user pool, then of its business pool, over the rows of ``matrix``.

@@ -20,7 +20,7 @@ from sasnet.embeddings.configs import POOLINGS, LlmConfig, MiniLMConfig, Quantiz
 from sasnet.embeddings.normalize import NormalizeConfig
 from sasnet.embeddings.tfidf import TfidfConfig
 from sasnet.models.configs import SasnetConfig
-from sasnet.scoring import ScoringConfig
+from sasnet.scoring import ScoringConfig, bootstrap_problems
 from sasnet.stats import SignificanceConfig
 
 PARAMS_FILE = "params.yaml"
@@ -111,12 +111,7 @@ class EvaluationConfig:
     seed: int
 
     def check(self) -> list[str]:
-        problems = []
-        if self.bootstrap_samples < 0:
-            problems.append(f"bootstrap_samples: must be >= 0 (got {self.bootstrap_samples})")
-        if not 0 < self.confidence < 1:
-            problems.append(f"confidence: must be in (0, 1) (got {self.confidence})")
-        return problems
+        return bootstrap_problems(self.bootstrap_samples, self.confidence)
 
 
 @dataclass(frozen=True)

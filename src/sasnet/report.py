@@ -85,12 +85,16 @@ def producing_stage(family: str, model: str) -> str:
     return f"{FAMILY_STAGES[family]}@{model.removeprefix(family + '_')}"
 
 
-def read_metrics(path: str | os.PathLike, stage: str) -> dict:
-    """A metrics JSON another stage writes; a missing one names the stage to run."""
+def require_output(path: str | os.PathLike, stage: str) -> Path:
+    """``path``, which another stage writes; a missing one names the stage to run."""
     path = Path(path)
     if not path.is_file():
         raise PipelineError(f"{path} is missing: the `{stage}` stage writes it (run `dvc repro {stage}`)")
-    return json.loads(path.read_text())
+    return path
+
+
+def read_metrics(path: str | os.PathLike, stage: str) -> dict:
+    return json.loads(require_output(path, stage).read_text())
 
 
 def collect_models(expected: Mapping[str, dict], class_names: Sequence[str]) -> dict[str, dict]:
@@ -128,10 +132,8 @@ def collect_test_predictions(metrics: Mapping[str, dict], class_names: Sequence[
     """
     joined = None
     for model, model_metrics in metrics.items():
-        path = paths.predictions_file(model)
         stage = producing_stage(model_metrics["family"], model)
-        if not path.is_file():
-            raise PipelineError(f"{path} is missing: the `{stage}` stage writes it (run `dvc repro {stage}`)")
+        path = require_output(paths.predictions_file(model), stage)
         frame = pd.read_parquet(path)
         missing = {"review_id", "split", "label", "predicted"} - set(frame.columns)
         if missing:

@@ -89,11 +89,7 @@ class ScoringConfig:
             problems.append(f"negative_class: must differ from positive_class (both {self.negative_class!r})")
         if self.min_reviews_per_category < 1:
             problems.append(f"min_reviews_per_category: must be >= 1 (got {self.min_reviews_per_category})")
-        if self.bootstrap_samples < 0:
-            problems.append(f"bootstrap_samples: must be >= 0 (got {self.bootstrap_samples})")
-        if not 0 < self.confidence < 1:
-            problems.append(f"confidence: must be in (0, 1) (got {self.confidence})")
-        return problems
+        return problems + bootstrap_problems(self.bootstrap_samples, self.confidence)
 
 
 @dataclass(frozen=True)
@@ -304,6 +300,14 @@ def composite_scores(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarra
     normalised = min_max(raw, axis=-2)
     score = paper_score(normalised)
     return normalised, score, min_max(score, axis=-1)
+
+
+def bootstrap_problems(bootstrap_samples: int, confidence: float) -> list[str]:
+    """The params rules of every section with bootstrap intervals (``check`` messages)."""
+    problems = [] if bootstrap_samples >= 0 else [f"bootstrap_samples: must be >= 0 (got {bootstrap_samples})"]
+    if not 0 < confidence < 1:
+        problems.append(f"confidence: must be in (0, 1) (got {confidence})")
+    return problems
 
 
 def percentile_interval(replicates: np.ndarray, confidence: float) -> tuple[np.ndarray, np.ndarray]:

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
+import pandas as pd
 import torch
 import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
@@ -80,6 +81,17 @@ class TrainingResult:
     seconds_per_epoch: float  # mean wall time of an epoch: drawing sets, training, validating
     train_examples_per_second: float  # drawing sets and training only
     parameter_count: int
+
+    def curves(self) -> pd.DataFrame:
+        """One row per epoch (index from 1), columns ``<split>/<score>``: what the training-curve plot shows."""
+        return pd.DataFrame(
+            [
+                {f"{split}/{name}": value for split in ("train", "valid")
+                 for name, value in asdict(getattr(record, split)).items()}
+                for record in self.history
+            ],
+            index=pd.RangeIndex(1, len(self.history) + 1, name="epoch"),
+        )
 
     def summary(self) -> dict[str, Any]:
         """Everything but the model and the per-epoch history, as plain JSON types."""
