@@ -8,12 +8,15 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import REPO_ROOT
 from scipy import stats
 from sklearn.feature_extraction.text import CountVectorizer
 from sklearn.linear_model import LogisticRegression
 
 from sasnet.data import yelp_vocabulary as vocab
 from sasnet.data.demo import BUSINESS_COLUMNS, REVIEW_COLUMNS, DemoConfig, generate_demo, write_yelp_json
+from sasnet.data.demo_signals import SIGNAL_NAMES, ReviewSignals, review_signals, signal_matrix
+from sasnet.params import load_params
 
 TARGET_STAR_SHARES = (0.032, 0.076, 0.199, 0.398, 0.295)  # yelp-core40's histogram
 
@@ -172,12 +175,7 @@ def test_stars_follow_the_latent_utility(demo):
 
 
 def disposition_levels(texts: pd.Series) -> pd.Series:
-    """The level (1 lenient .. 5 harsh) of the disposition phrase in each text; NaN where there is none."""
-    levels = pd.Series(np.nan, index=texts.index)
-    for level, phrases in vocab.DISPOSITION_PHRASES.items():
-        for phrase in phrases:
-            levels[texts.str.contains(phrase, regex=False)] = level
-    return levels
+    return pd.Series(signal_matrix(texts)[:, SIGNAL_NAMES.index("disposition")], index=texts.index)
 
 
 def test_disposition_statements_follow_the_writers_harshness(demo):
@@ -189,6 +187,21 @@ def test_disposition_statements_follow_the_writers_harshness(demo):
     assert disposition_levels(generate_demo(small_config(disposition_rate=0.0)).reviews["text"]).isna().all()
 
 
+def test_aspect_remarks_grade_quality_in_equal_shares(demo):
+    tones = demo.reviews["text"].map(lambda text: review_signals(text).aspect_tones)
+    shares = np.bincount(np.concatenate(tones.to_numpy()), minlength=6)[1:] / tones.str.len().sum()
+    assert np.all((shares > 0.12) & (shares < 0.28)), shares  # five equally likely grades, not the star shares
+    per_business = pd.DataFrame({"business_id": demo.reviews["business_id"], "quality": demo.truth["business_quality"],
+                                 "tone_sum": tones.map(sum), "remarks": tones.str.len()}).groupby("business_id").sum()
+    per_business = per_business[per_business["remarks"] >= 20]
+    quality = demo.truth.groupby(demo.reviews["business_id"])["business_quality"].first().loc[per_business.index]
+    mean_tone = per_business["tone_sum"] / per_business["remarks"]
+    assert stats.spearmanr(mean_tone, quality).statistic > 0.7
+    # The best businesses stay distinguishable: star cut points would grade all of them "outstanding".
+    top = quality >= quality.quantile(0.8)
+    assert stats.spearmanr(mean_tone[top], quality[top]).statistic > 0.4
+
+
 def test_check_reports_bad_fields():
     problems = dataclasses.replace(small_config(), noise_sd=0.0, star_shares=(0.5, 0.5), min_words=200).check()
     assert {message.split(":")[0] for message in problems} == {"noise_sd", "star_shares", "min_words"}
@@ -198,7 +211,17 @@ def test_check_reports_bad_fields():
 
 @pytest.mark.slow
 def test_default_size_keeps_a_real_but_partial_10_20_core():
-    config = small_config(seed=0, n_users=5000, n_businesses=1000)
-    reviews = generate_demo(config).reviews
-    core = k_core(reviews, min_user=10, min_business=20)
-    assert 5_000 <= len(core) <= 15_000 < len(reviews) / 2
+    params = load_params(REPO_ROOT / "params.yaml")
+    reviews = generate_demo(params.demo).reviews
+    core = k_core(reviews, params.filter.min_user_reviews, params.filter.min_business_reviews)
+    # The filter removes a real share, and leaves the LP more users and businesses than its targets.
+    assert len(core) < 0.6 * len(reviews)
+    assert core["user_id"].nunique() >= 2 * params.sample.target_users
+    assert core["business_id"].nunique() >= 2 * params.sample.target_businesses
+
+
+def test_review_signals_read_the_graded_statements():
+    text = ("Stopped by Lucky Diner last week. I am a tough critic and rarely give top marks. The staff was awful: "
+            "rude. I thought the process was not great: the paperwork was a mess. Overall it was top notch!")
+    assert review_signals(text) == ReviewSignals(disposition=5, aspect_tones=(1, 2), verdict=5)
+    assert np.isnan(signal_matrix(["I went for lunch."])).all()

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from scipy.optimize import brentq
-from scipy.special import ndtr
+from scipy.special import ndtr, ndtri
 
 from sasnet.data import yelp_vocabulary as vocab
 from sasnet.io import atomic_path
@@ -129,10 +129,14 @@ def generate_demo(config: DemoConfig) -> DemoDataset:
     star_probs = np.diff(ndtr((np.r_[-np.inf, thresholds, np.inf][None, :] - utility_mean[:, None])
                               / config.noise_sd), axis=1)
 
-    # An aspect remark's tone is the star level the aspect alone would earn: quality + aspect deviation.
+    # An aspect remark's tone grades the aspect's quality (business quality + aspect deviation) against all
+    # businesses' aspect qualities in equal shares: grading on the star cut points would call every business above
+    # the top one "outstanding" alike, hiding a fifth of the quality range from the text.
     aspect_value = (shops["quality"][business, None] + shops["aspect_profile"][business]
                     + config.mention_tone_sd * rng.standard_normal((len(user), _N_SLOTS)))
-    aspect_tone = 1 + np.searchsorted(thresholds, aspect_value)
+    aspect_tone = 1 + np.searchsorted(_equal_share_cuts(len(vocab.TONE_WORDS)) * np.hypot(config.quality_sd,
+                                                                                          config.aspect_sd),
+                                      aspect_value)
     verdict_tone = np.clip(stars[:, None] + np.rint(config.verdict_tone_sd * rng.standard_normal((len(user), 2))),
                            1, 5).astype(int)
     # Aspects a review talks about: weighted sampling without replacement (Gumbel top-k) by the user's taste.
@@ -289,11 +293,16 @@ def _oracle(star_probs: np.ndarray, stars: np.ndarray, thresholds: np.ndarray) -
     }
 
 
+def _equal_share_cuts(levels: int) -> np.ndarray:
+    """Cut points splitting a standard normal into ``levels`` equally likely grades."""
+    return ndtri(np.arange(1, levels) / levels)
+
+
 def _disposition_levels(harshness: np.ndarray, config: DemoConfig, rng: np.random.Generator) -> np.ndarray:
-    """1 (lenient) .. 5 (harsh): the writer's harshness in standard units, plus noise, cut at -1.2, -0.4, 0.4, 1.2."""
+    """1 (lenient) .. 5 (harsh): the writer's harshness in standard units plus noise, in equally likely grades."""
     standard = harshness / config.harshness_sd if config.harshness_sd > 0 else np.zeros_like(harshness)
     noisy = standard + config.disposition_tone_sd * rng.standard_normal(len(harshness))
-    return 1 + np.searchsorted([-1.2, -0.4, 0.4, 1.2], noisy)
+    return 1 + np.searchsorted(_equal_share_cuts(len(vocab.DISPOSITION_PHRASES)), noisy)
 
 
 def _sentence(text: str, end: str = ".") -> str:

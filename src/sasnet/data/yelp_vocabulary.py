@@ -410,12 +410,14 @@ RETURN_PHRASES: dict[int, tuple[str, ...]] = {
 
 # How demanding the reviewer says they are, from lenient (1) to harsh (5): reviewers often state their standards,
 # and this is what lets a user's other reviews reveal their harshness directly rather than only through the stars.
+# Each level has words of its own, and no level is another's negation: a mean-pooled sentence embedding keeps
+# distinct words apart, but reads "not hard to please" as close to "hard to please".
 DISPOSITION_PHRASES: dict[int, tuple[str, ...]] = {
-    1: ("I am easy to please", "I tend to enjoy just about everywhere I go"),
-    2: ("I am not hard to please", "I usually find something to like"),
-    3: ("I try to be fair in my reviews", "I call it like I see it"),
-    4: ("I am fairly picky", "I do not hand out praise easily"),
-    5: ("I am a tough critic", "I rarely give top marks to anyone"),
+    1: ("I am easy to please and happy almost anywhere", "I enjoy just about every place I go"),
+    2: ("I usually find plenty to like wherever I go", "I tend to look on the bright side"),
+    3: ("I try to be fair and weigh the good against the bad", "I call it like I see it"),
+    4: ("I am fairly picky and expect things done properly", "I hold places to high standards"),
+    5: ("I am a tough critic and rarely give top marks", "I am very hard to impress"),
 }
 
 # Per-user writing habits.
