@@ -41,7 +41,7 @@ def main() -> None:
     train = histories.rows_of("train")
     predictors = {}
     for name, per_review in (("stars", reviews[["stars"]].to_numpy(dtype=float)), ("text signals", signals)):
-        features = histories.mean_features(per_review, np.arange(len(reviews)))
+        features = histories.mean_features(per_review, histories.examples(np.arange(len(reviews))))
         predictors[name] = (features, LogisticRegression(max_iter=3000).fit(features[train], labels[train]))
     truth = pd.read_parquet(paths.DEMO_TRUTH)
     print("| split | reviews | star-history reference | text-signal reference | Bayes-optimal (expected / realised) |")

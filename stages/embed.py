@@ -9,11 +9,12 @@ from sasnet.embeddings.llm import embed_reviews
 from sasnet.embeddings.minilm import minilm_embed
 from sasnet.embeddings.tfidf import tfidf_embed
 from sasnet.io import atomic_dir, write_json
-from sasnet.params import Params
+from sasnet.params import Params, require_text
 from sasnet.stage import run_stage
 
 
 def run(params: Params, name: str) -> None:
+    require_text(params.data.source, "no embedding can be computed")
     entry = params.embed.encoders[name]
     reviews = store.canonical_reviews()
     texts = reviews["text"].tolist()

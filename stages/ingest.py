@@ -1,12 +1,13 @@
-"""DVC stage `ingest`: the raw reviews (built-in demo, Yelp or Amazon files) to clean parquet plus a quarantine."""
+"""DVC stage `ingest`: the raw reviews (built-in demo, Yelp or Amazon files, or a ratings table without text) to
+clean parquet plus a quarantine."""
 
 import shutil
 import tempfile
 from pathlib import Path
 
 from sasnet import paths
-from sasnet.data.demo import generate_demo, write_yelp_json
-from sasnet.data.ingest import ingest_amazon, ingest_yelp
+from sasnet.data.demo import demo_oracle, generate_demo, write_yelp_json
+from sasnet.data.ingest import ingest_amazon, ingest_ratings, ingest_yelp
 from sasnet.io import write_json, write_parquet
 from sasnet.params import Params
 from sasnet.stage import run_stage
@@ -24,15 +25,17 @@ def run(params: Params) -> None:
             review_file, business_file = write_yelp_json(dataset, Path(raw_dir))
             metrics = ingest_yelp(review_file, business_file, out_dir, params.ingest)
         write_parquet(dataset.truth, paths.DEMO_TRUTH)
-        oracle = {"available": True, **dataset.oracle}
+        oracle = {"available": True, **demo_oracle(dataset, params.split.bins)}
     else:
         if source == "yelp":
             files = params.data.yelp
             metrics = ingest_yelp(Path(files.reviews), Path(files.businesses), out_dir, params.ingest)
-        else:
+        elif source == "amazon":
             files = params.data.amazon
             metadata = Path(files.metadata) if files.metadata else None
             metrics = ingest_amazon(Path(files.reviews), metadata, out_dir, params.ingest)
+        else:
+            metrics = ingest_ratings(params.data.ratings, out_dir, params.ingest)
         oracle = {"available": False, "reason": f"data.source is {source}: real data has no latent truth"}
     write_json(metrics, paths.METRICS / "ingest.json")
     write_json(oracle, paths.METRICS / "demo_oracle.json")

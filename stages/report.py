@@ -3,7 +3,10 @@
 from sasnet import paths
 from sasnet.io import atomic_path, write_csv, write_json
 from sasnet.params import Params
+from sasnet.plots import message_figure, training_curves
 from sasnet.report import (
+    baseline_comparisons,
+    baseline_family_model,
     bayes_accuracy,
     collect_models,
     collect_test_predictions,
@@ -13,6 +16,7 @@ from sasnet.report import (
     confusion_long,
     confusion_plot,
     expected_models,
+    iterative_curves,
     mcnemar_pairs,
     read_metrics,
     render_results,
@@ -23,21 +27,33 @@ from sasnet.stage import run_stage
 def run(params: Params) -> None:
     class_names = list(params.split.bins)
     # read and check every input before writing anything
-    metrics = collect_models(expected_models(params.svm.inputs, params.train_sasnet.inputs), class_names)
+    metrics = collect_models(expected_models(params.models), class_names)
     predictions = collect_test_predictions(metrics, class_names)
     embedding_scores = read_metrics(paths.EMBEDDING_SCORES, "score_embeddings")
     significance = read_metrics(paths.METRICS / "significance.json", "significance")
     split_summary = read_metrics(paths.METRICS / "split.json", "split")
 
     pairs = mcnemar_pairs(predictions)
+    baseline = baseline_family_model(metrics)
+    evaluation = params.evaluation
+    comparisons = [] if baseline is None else baseline_comparisons(
+        predictions, baseline, len(class_names), evaluation.bootstrap_samples, evaluation.seed, evaluation.confidence
+    )
     table = comparison_table(metrics, "test", bayes_accuracy(split_summary, "test"))
-    write_json(comparison_summary(table, pairs), paths.METRICS / "model_comparison.json")
+    write_json({**comparison_summary(table, pairs), "against_baseline": {row["model"]: row for row in comparisons}},
+               paths.METRICS / "model_comparison.json")
     write_csv(table, paths.PLOTS / "model_comparison.csv")
     comparison_plot(table, paths.PLOTS / "model_comparison.png")
     write_csv(confusion_long(metrics, class_names), paths.PLOTS / "confusion_matrices.csv")
     confusion_plot(metrics, class_names, paths.PLOTS / "confusion_matrices.png")
+    curves = iterative_curves(list(metrics))
+    if curves:
+        training_curves(curves, paths.PLOTS / "training_curves.png")
+    else:
+        message_figure("No model in this run trains for more than one epoch", paths.PLOTS / "training_curves.png")
     with atomic_path(paths.RESULTS) as tmp:
-        tmp.write_text(render_results(metrics, class_names, embedding_scores, significance, split_summary, pairs))
+        tmp.write_text(render_results(metrics, class_names, embedding_scores, significance, split_summary, pairs,
+                                    comparisons, evaluation.confidence))
 
 
 if __name__ == "__main__":

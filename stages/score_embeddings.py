@@ -52,10 +52,11 @@ def run(params: Params) -> None:
     write_csv(table[["method", "score", "score_low", "score_high"]], paths.PLOTS / "embedding_scores.csv")
     interval_bars(table, "method", "score", "Embedding score (paper Table 1), 95% bootstrap intervals",
                   paths.PLOTS / "embedding_scores.png")
-    compared = [result.best_method] + [m for m in ("tfidf/tfidf", "minilm/mean") if m in embeddings]
+    # each encoder run's best pooling, best first: the overall best against the other encoders' best
+    compared = table.groupby(table["method"].str.split("/").str[0], sort=False)["method"].first().tolist()
     scatter = result.pairs[result.pairs["method"].isin(compared)]
     write_csv(scatter, paths.PLOTS / "category_similarity.csv")
-    similarity_scatter(scatter, list(dict.fromkeys(compared)), paths.PLOTS / "category_similarity.png")
+    similarity_scatter(scatter, compared, paths.PLOTS / "category_similarity.png")
     shown = result.categories.index[:HEATMAP_CATEGORIES].tolist()
     matrices = similarity_matrices(result.pairs, result.best_method, shown)
     similarity_heatmaps(matrices, f"Category similarity: {result.best_method} vs category names (MiniLM)",

@@ -3,6 +3,7 @@
 import pandas as pd
 
 from sasnet import paths
+from sasnet.classification import majority_class
 from sasnet.data.splitting import bayes_oracle, class_counts, split_reviews
 from sasnet.io import write_csv, write_json, write_parquet
 from sasnet.params import Params
@@ -19,7 +20,7 @@ def run(params: Params) -> None:
     class_names = list(config.bins)
     counts = class_counts(splits, class_names)
     counts["split_class"] = counts["split"] + " · " + counts["class"]  # one bar label for dvc plots
-    majority_label = int(splits["train"]["label"].value_counts().idxmax())
+    majority_label = majority_class(splits["train"]["label"].to_numpy())
     metrics = {
         name: {
             "reviews": len(frame),

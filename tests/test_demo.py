@@ -14,11 +14,13 @@ from sklearn.feature_extraction.text import CountVectorizer
 from sklearn.linear_model import LogisticRegression
 
 from sasnet.data import yelp_vocabulary as vocab
-from sasnet.data.demo import BUSINESS_COLUMNS, REVIEW_COLUMNS, DemoConfig, generate_demo, write_yelp_json
+from sasnet.data.configs import DemoConfig
+from sasnet.data.demo import BUSINESS_COLUMNS, REVIEW_COLUMNS, demo_oracle, generate_demo, write_yelp_json
 from sasnet.data.demo_signals import SIGNAL_NAMES, ReviewSignals, review_signals, signal_matrix
 from sasnet.params import load_params
 
 TARGET_STAR_SHARES = (0.032, 0.076, 0.199, 0.398, 0.295)  # yelp-core40's histogram
+BINS = {"bad": [1, 2, 3], "good": [4], "excellent": [5]}  # params.yaml's split.bins
 
 
 def small_config(**overrides) -> DemoConfig:
@@ -96,7 +98,7 @@ def test_same_seed_same_data_other_seed_other_data():
     first, again, other = (generate_demo(small_config(n_users=200, n_businesses=60, seed=s)) for s in (3, 3, 4))
     for name in ("reviews", "businesses", "truth"):
         pd.testing.assert_frame_equal(getattr(first, name), getattr(again, name))
-    assert first.oracle == again.oracle
+    assert demo_oracle(first, BINS) == demo_oracle(again, BINS)
     assert not first.reviews["review_id"].isin(other.reviews["review_id"]).any()
     assert first.reviews["text"].iloc[0] != other.reviews["text"].iloc[0]
 
@@ -149,7 +151,7 @@ def test_text_predicts_the_class_better_than_majority(demo):
     n_train = len(labels) * 2 // 3
     model = LogisticRegression(max_iter=1000).fit(features[:n_train], labels[:n_train])
     accuracy = (model.predict(features[n_train:]) == labels[n_train:]).mean()
-    assert accuracy > demo.oracle["majority_class_accuracy"] + 0.1
+    assert accuracy > demo_oracle(demo, BINS)["majority_class_accuracy"] + 0.1
 
 
 def test_star_probabilities_and_oracle_are_consistent(demo):
@@ -159,7 +161,7 @@ def test_star_probabilities_and_oracle_are_consistent(demo):
     # The expected histogram is the calibration target; the realised one is a sample from it.
     assert np.allclose(probs.mean(axis=0), TARGET_STAR_SHARES, atol=1e-6)
 
-    oracle = demo.oracle
+    oracle = demo_oracle(demo, BINS)
     class_probs = np.stack([probs[:, :3].sum(axis=1), probs[:, 3], probs[:, 4]], axis=1)
     assert oracle["bayes_accuracy_expected"] == pytest.approx(class_probs.max(axis=1).mean())
     sampling_sd = np.sqrt(oracle["bayes_accuracy_expected"] * (1 - oracle["bayes_accuracy_expected"]) / len(probs))
@@ -167,6 +169,10 @@ def test_star_probabilities_and_oracle_are_consistent(demo):
     assert 0.65 < oracle["bayes_accuracy_expected"] < 0.85
     assert oracle["bayes_accuracy_expected"] > oracle["majority_class_accuracy"] + 0.2
     assert json.loads(json.dumps(oracle)) == oracle
+    # another task, another oracle: two classes (<= 3 against >= 4) are easier to tell apart
+    binary = demo_oracle(demo, {"low": [1, 2, 3], "high": [4, 5]})
+    assert binary["bayes_accuracy_expected"] > oracle["bayes_accuracy_expected"]
+    assert set(binary["class_shares"]) == {"low", "high"}
 
 
 def test_stars_follow_the_latent_utility(demo):

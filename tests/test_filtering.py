@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sasnet.data.filtering import FilterConfig, filter_reviews, kcore_mask
+from sasnet.data.configs import FilterConfig
+from sasnet.data.filtering import filter_reviews, kcore_mask
 from sasnet.errors import PipelineError
 
 

@@ -53,7 +53,9 @@ def test_draws_never_leak_and_follow_the_pool_rules(reviews, histories):
     rows = np.arange(len(reviews))
     rng = np.random.default_rng(1)
     for _ in range(20):
-        user_rows, user_mask, business_rows, business_mask = histories.draw_sets(rows, SET_SIZE, rng)
+        user_rows, user_mask, business_rows, business_mask = histories.draw_sets(
+            histories.examples(rows), SET_SIZE, rng
+        )
         for r in rows:
             for set_rows, mask, pool in (
                 (user_rows[r], user_mask[r], user_pools[r]),
@@ -73,7 +75,9 @@ def test_draws_never_leak_and_follow_the_pool_rules(reviews, histories):
 
 def test_held_out_users_never_reach_a_business_set(reviews, histories):
     held_out_users = set(reviews.loc[reviews["split"] != "train", "user_id"])
-    _, _, business_rows, _ = histories.draw_sets(np.arange(len(reviews)), SET_SIZE, np.random.default_rng(2))
+    _, _, business_rows, _ = histories.draw_sets(
+        histories.examples(np.arange(len(reviews))), SET_SIZE, np.random.default_rng(2)
+    )
     assert not held_out_users & set(reviews["user_id"].to_numpy()[business_rows.ravel()])
 
 
@@ -81,7 +85,9 @@ def test_each_slot_is_uniform_over_the_pool(reviews, histories):
     user_pools, _ = reference_pools(reviews)
     example = next(r for r, pool in enumerate(user_pools) if len(pool) == 7)
     draws = 14_000
-    user_rows, user_mask, _, _ = histories.draw_sets(np.full(draws, example), SET_SIZE, np.random.default_rng(3))
+    user_rows, user_mask, _, _ = histories.draw_sets(
+        histories.examples(np.full(draws, example)), SET_SIZE, np.random.default_rng(3)
+    )
     assert user_mask.all()
     for slot in range(SET_SIZE):  # each slot alone is uniform over the pool
         counts = np.unique(user_rows[:, slot], return_counts=True)[1]
@@ -91,7 +97,9 @@ def test_each_slot_is_uniform_over_the_pool(reviews, histories):
 def test_short_and_empty_pools_are_masked_not_dropped(reviews, histories):
     user_pools, business_pools = reference_pools(reviews)
     rows = np.arange(len(reviews))
-    user_rows, user_mask, business_rows, business_mask = histories.draw_sets(rows, SET_SIZE, np.random.default_rng(4))
+    user_rows, user_mask, business_rows, business_mask = histories.draw_sets(
+        histories.examples(rows), SET_SIZE, np.random.default_rng(4)
+    )
     user_sizes, business_sizes = (np.array([len(p) for p in pools]) for pools in (user_pools, business_pools))
     assert (user_mask.sum(axis=1) == np.minimum(user_sizes, SET_SIZE)).all()
     assert (business_mask.sum(axis=1) == np.minimum(business_sizes, SET_SIZE)).all()
@@ -104,9 +112,9 @@ def test_short_and_empty_pools_are_masked_not_dropped(reviews, histories):
 
 def test_draws_are_seeded(reviews, histories):
     rows = np.arange(len(reviews))
-    first = histories.draw_sets(rows, SET_SIZE, np.random.default_rng(5))
-    again = histories.draw_sets(rows, SET_SIZE, np.random.default_rng(5))
-    other = histories.draw_sets(rows, SET_SIZE, np.random.default_rng(6))
+    first = histories.draw_sets(histories.examples(rows), SET_SIZE, np.random.default_rng(5))
+    again = histories.draw_sets(histories.examples(rows), SET_SIZE, np.random.default_rng(5))
+    other = histories.draw_sets(histories.examples(rows), SET_SIZE, np.random.default_rng(6))
     assert all(np.array_equal(a, b) for a, b in zip(first, again))
     assert not np.array_equal(first[0], other[0])
 
@@ -123,14 +131,14 @@ def test_mean_features_equal_the_slow_loop_dense_and_sparse(reviews, histories):
     dense = (rng.random((len(reviews), 12)) * (rng.random((len(reviews), 12)) < 0.3)).astype(np.float32)
     rows = np.arange(len(reviews))
     expected = slow_mean_features(dense.astype(np.float64), reviews)
-    from_dense = histories.mean_features(dense, rows)
-    from_sparse = histories.mean_features(sp.csr_matrix(dense), rows)
+    from_dense = histories.mean_features(dense, histories.examples(rows))
+    from_sparse = histories.mean_features(sp.csr_matrix(dense), histories.examples(rows))
     assert isinstance(from_dense, np.ndarray) and from_dense.dtype == np.float32 and from_dense.shape == (len(rows), 24)
     assert sp.issparse(from_sparse) and from_sparse.format == "csr"
     np.testing.assert_allclose(from_dense, expected, atol=1e-6)
     np.testing.assert_allclose(from_sparse.toarray(), from_dense, atol=1e-6)
     picked = rows[::3][::-1]
-    np.testing.assert_allclose(histories.mean_features(dense, picked), from_dense[picked])
+    np.testing.assert_allclose(histories.mean_features(dense, histories.examples(picked)), from_dense[picked])
 
 
 def test_mean_features_do_not_see_the_target_or_held_out_reviews(reviews, histories):
@@ -141,17 +149,21 @@ def test_mean_features_do_not_see_the_target_or_held_out_reviews(reviews, histor
     without_held_out = matrix.copy()
     without_held_out[held_out] += 100.0
     np.testing.assert_array_equal(
-        histories.mean_features(without_held_out, train), histories.mean_features(matrix, train)
+        histories.mean_features(without_held_out, histories.examples(train)),
+        histories.mean_features(matrix, histories.examples(train)),
     )
     business_half = np.s_[:, matrix.shape[1] :]
     np.testing.assert_array_equal(
-        histories.mean_features(without_held_out, held_out)[business_half],
-        histories.mean_features(matrix, held_out)[business_half],
+        histories.mean_features(without_held_out, histories.examples(held_out))[business_half],
+        histories.mean_features(matrix, histories.examples(held_out))[business_half],
     )
     for row in rng.choice(len(reviews), 30, replace=False):  # a review's own embedding never reaches its features
         changed = matrix.copy()
         changed[row] += 100.0
-        np.testing.assert_array_equal(histories.mean_features(changed, [row]), histories.mean_features(matrix, [row]))
+        np.testing.assert_array_equal(
+            histories.mean_features(changed, histories.examples([row])),
+            histories.mean_features(matrix, histories.examples([row])),
+        )
 
 
 def test_pool_statistics(reviews, histories):
@@ -176,3 +188,27 @@ def test_a_user_in_two_splits_is_refused(reviews):
         Histories.from_reviews(broken)
     with pytest.raises(PipelineError, match="business_id"):
         Histories.from_reviews(reviews.drop(columns="business_id"))
+
+
+def test_pool_label_counts_count_each_pool_by_its_definition(reviews, histories):
+    labels = reviews["label"].to_numpy()
+    counts = histories.pool_label_counts(labels, 3, histories.examples(np.arange(len(reviews))))
+    for side, pools in enumerate(reference_pools(reviews)):
+        expected = np.array([np.bincount(labels[sorted(pool)], minlength=3) for pool in pools])
+        np.testing.assert_array_equal(counts[:, side], expected)
+
+
+def test_a_reviewed_pair_is_its_review_and_an_unreviewed_pair_sees_whole_pools(reviews, histories):
+    row = int(np.flatnonzero(reviews["split"] == "train")[0])
+    reviewed = histories.pair_examples([histories.users.group[row]], [histories.businesses.group[row]])
+    as_review = histories.examples([row])
+    for part in ("users", "businesses", "user_own", "business_own", "rows"):
+        np.testing.assert_array_equal(getattr(reviewed, part), getattr(as_review, part))
+
+    user = histories.users.group[row]
+    unreviewed = np.setdiff1d(np.arange(len(histories.business_ids)), histories.businesses.group[histories.users.group == user])
+    pair = histories.pair_examples([user], unreviewed[:1])
+    assert pair.rows[0] == -1
+    assert histories.users.pool_sizes(pair.users, pair.user_own)[0] == histories.users.group_size(pair.users)[0]
+    assert (histories.businesses.pool_sizes(pair.businesses, pair.business_own)[0]
+            == histories.businesses.group_size(pair.businesses)[0])

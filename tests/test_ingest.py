@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import codecs
 import gzip
+import html
 import json
 import math
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -12,11 +15,11 @@ import pandas as pd
 import pytest
 
 from sasnet.config import ParamsError, build
+from sasnet.data.configs import IngestConfig
 from sasnet.data.ingest import (
     BUSINESSES_FILE,
     QUARANTINE_FILE,
     REVIEWS_FILE,
-    IngestConfig,
     IngestError,
     _IdHashes,
     ingest_amazon,
@@ -107,6 +110,7 @@ BAD_REVIEW_LINES = [
     pytest.param(yelp_review(9, stars=math.nan), "bad_stars", id="NaN stars"),
     pytest.param(yelp_review(9, text=""), "empty_text", id="empty text"),
     pytest.param(yelp_review(9, text=" \n\t "), "empty_text", id="whitespace text"),
+    pytest.param(yelp_review(9, text="&nbsp;&#32;"), "empty_text", id="whitespace entities"),
     pytest.param(yelp_review(9, date="2015-13-01 10:00:00"), "bad_date", id="month 13"),
     pytest.param(yelp_review(9, date="yesterday"), "bad_date", id="words"),
     pytest.param(yelp_review(1, text="A second review with the id of line 1"), "duplicate_id", id="duplicate id"),
@@ -144,7 +148,7 @@ def test_good_reviews_are_written_with_the_output_schema(tmp_path):
     assert businesses.to_dict("records") == [
         {k: b[k] for k in ["business_id", "name", "categories", "city", "state"]} for b in BUSINESSES
     ]
-    assert metrics["source"] == "yelp"
+    assert (metrics["source"], metrics["has_text"]) == ("yelp", True)
     assert (metrics["users"], metrics["businesses"], metrics["reviewed_businesses"]) == (3, 2, 2)
     assert metrics["files"]["businesses"]["accepted"] == 2
     json.dumps(metrics)  # ready for a metrics file
@@ -162,6 +166,63 @@ def test_dates_and_stars_in_other_valid_forms_are_normalised(tmp_path):
     assert quarantine == []
     assert reviews["date"].tolist()[:2] == ["2011-01-26 00:00:00", "2016-05-28 08:00:00"]
     assert reviews["stars"].tolist()[2] == 4
+
+
+def test_html_entities_in_review_text_are_unescaped_once_and_counted(tmp_path):
+    lines = [
+        yelp_review(1, text="They said &quot;best soup&quot; &amp; it was"),
+        yelp_review(2),
+        yelp_review(3, text="It&#39;s a 10&#34; pizza, fish&chips too"),
+        yelp_review(4, text="Double-escaped &amp;quot;stays&amp;quot; once-escaped"),
+        yelp_review(3, text="A duplicate &amp; rejected"),
+    ]
+
+    metrics, reviews, _, quarantine = run_yelp(tmp_path, lines)
+
+    assert reviews["text"].tolist() == [
+        'They said "best soup" & it was',
+        lines[1]["text"],
+        'It\'s a 10" pizza, fish&chips too',
+        "Double-escaped &quot;stays&quot; once-escaped",
+    ]
+    assert [q["reason"] for q in quarantine] == ["duplicate_id"]
+    assert metrics["html_unescaped_reviews"] == metrics["files"]["reviews"]["html_unescaped"] == 3
+
+
+def test_amazon_review_text_and_item_titles_are_html_unescaped(tmp_path):
+    metadata = write_lines(
+        tmp_path / "meta.json",
+        ["{'asin': 'I1', 'title': 'Strings &amp; Picks'}", "{'asin': 'I2', 'title': 'Tuner'}"],
+    )
+    reviews = write_lines(
+        tmp_path / "reviews.json",
+        [amazon_review("U1", "I1", reviewText="Fits 1/4&#34; jacks"), amazon_review("U1", "I2")],
+    )
+
+    metrics = ingest_amazon(reviews, metadata, tmp_path / "out", CONFIG)
+    ingested, businesses, _ = read_outputs(tmp_path / "out")
+
+    assert ingested["text"].tolist() == ['Fits 1/4" jacks', "U1 on I2: works fine."]
+    assert businesses["name"].tolist() == ["Strings & Picks", "Tuner"]
+    assert metrics["html_unescaped_reviews"] == 1
+    assert metrics["files"]["businesses"]["html_unescaped"] == 1
+
+
+@pytest.mark.parametrize("suffix", [".json", ".json.gz"])
+def test_a_byte_order_mark_before_the_first_line_is_dropped(tmp_path, suffix):
+    def with_bom(lines: list[dict]) -> list:
+        return [codecs.BOM_UTF8 + json.dumps(lines[0]).encode(), *lines[1:]]
+
+    reviews = write_lines(tmp_path / f"reviews{suffix}", with_bom(GOOD))
+    businesses = write_lines(tmp_path / f"businesses{suffix}", with_bom(BUSINESSES))
+
+    metrics = ingest_yelp(reviews, businesses, tmp_path / "out", CONFIG)
+    ingested, ingested_businesses, quarantine = read_outputs(tmp_path / "out")
+
+    assert quarantine == []
+    assert ingested["review_id"].tolist() == [r["review_id"] for r in GOOD]
+    assert ingested_businesses["business_id"].tolist() == [b["business_id"] for b in BUSINESSES]
+    assert metrics["rejected_fraction"] == 0.0
 
 
 def test_blank_lines_are_skipped_and_counted_not_quarantined(tmp_path):
@@ -248,6 +309,20 @@ def test_a_truncated_gzip_file_is_a_clear_error(tmp_path):
     with pytest.raises(IngestError, match=r"cannot read .*reviews\.json\.gz"):
         ingest_yelp(reviews, businesses, tmp_path / "out", CONFIG)
     assert not (tmp_path / "out" / REVIEWS_FILE).exists()
+
+
+@pytest.mark.parametrize("chunk_lines", [7, 100_000])
+def test_a_truncated_gzip_error_names_the_last_whole_line_read(tmp_path, chunk_lines):
+    reviews = write_lines(tmp_path / "reviews.json.gz", [yelp_review(n) for n in range(1, 3_000)])
+    truncated = reviews.read_bytes()[:-40]
+    reviews.write_bytes(truncated)
+    readable_lines = zlib.decompressobj(wbits=31).decompress(truncated).count(b"\n")
+    assert readable_lines > 2_000  # the cut loses only the last few lines
+    businesses = write_lines(tmp_path / "businesses.json", BUSINESSES)
+    config = IngestConfig(chunk_lines=chunk_lines, max_rejected_fraction=1.0, quarantine_max_chars=100)
+
+    with pytest.raises(IngestError, match=rf"reviews\.json\.gz after line {readable_lines:,}: "):
+        ingest_yelp(reviews, businesses, tmp_path / "out", config)
 
 
 def test_too_many_rejected_reviews_fail_after_writing_the_quarantine(tmp_path):
@@ -428,13 +503,15 @@ def test_amazon_fields_map_onto_the_review_schema(tmp_path):
     assert businesses.to_dict("records") == [
         {"business_id": "I1", "name": "", "categories": "", "city": "", "state": ""}
     ]
-    assert metrics["source"] == "amazon" and "businesses" not in metrics["files"]
+    assert (metrics["source"], metrics["has_text"]) == ("amazon", True) and "businesses" not in metrics["files"]
 
 
 def test_amazon_metadata_in_python_literal_format(tmp_path):
     metadata_lines = [
-        "{'asin': 'I1', 'title': \"Players' Guitar\", 'price': 9.99, "
-        "'categories': [['Musical Instruments', 'Guitars'], ['Musical Instruments', 'Accessories']]}",
+        (
+            "{'asin': 'I1', 'title': \"Players' Guitar\", 'price': 9.99, "
+            "'categories': [['Musical Instruments', 'Guitars'], ['Musical Instruments', 'Accessories']]}"
+        ),
         '{"asin": "I2", "categories": [["Musical Instruments"]]}',
         "{'asin': 'I3', 'title': 'Broken'",
         "{'title': 'No asin'}",
@@ -487,7 +564,9 @@ def test_real_amazon_5core_round_trips_through_mcauley_json_lines(tmp_path, shar
     assert sorted(q["reason"] for q in quarantine) == ["empty_text"] * 7
     assert [q["line"] - 1 for q in quarantine] == np.flatnonzero(empty_text).tolist()
     kept = expected.loc[~empty_text, reviews.columns].reset_index(drop=True)
-    pd.testing.assert_frame_equal(reviews, kept, check_dtype=False)
+    unescaped_text = kept["text"].map(html.unescape)  # McAuley's text carries &#34; and the like
+    assert metrics["html_unescaped_reviews"] == (unescaped_text != kept["text"]).sum() > 0
+    pd.testing.assert_frame_equal(reviews, kept.assign(text=unescaped_text), check_dtype=False)
     assert businesses["business_id"].tolist() == kept["business_id"].drop_duplicates().tolist()
     assert (metrics["accepted_reviews"], metrics["users"], metrics["businesses"]) == (
         len(kept),

@@ -1,24 +1,29 @@
-"""The svm, train_sasnet and report stages and inference, on a tiny pipeline run in process: no leakage, every
-metric, predictions that agree with their metrics, reproducible fits, and clear errors."""
+"""Every model family's train stage, the report and inference, on a tiny pipeline run in process: no leakage, every
+metric, predictions that agree with their metrics, saved models that reload to the same predictions, reproducible
+fits, and clear errors."""
 
 from __future__ import annotations
-
-import subprocess
 
 import numpy as np
 import pandas as pd
 import pytest
 import scipy.sparse as sp
+import yaml
+from conftest import REPO_ROOT
+from workspace import make_workspace, run_in_process, stage_module, tiny_params
 
 from sasnet import paths
 from sasnet.config import ParamsError, build
 from sasnet.errors import PipelineError
-from sasnet.evaluation import EVALUATED_SPLITS, load_model_data
-from sasnet.inference import Recommender, main
-from sasnet.params import ModelInput, Params
-from workspace import make_workspace, run_in_process, stage_module, tiny_params
+from sasnet.evaluation import EVALUATED_SPLITS
+from sasnet.inference import TrainedModel, main
+from sasnet.model_data import load_model_data
+from sasnet.models.base import load_model
+from sasnet.models.star_history.model import star_history_features
+from sasnet.params import Params
 
-MODELS = ("svm_tfidf", "svm_minilm", "svm_llm", "sasnet_llm", "sasnet_minilm")
+MODELS = tuple(yaml.safe_load((REPO_ROOT / "params.yaml").read_text())["models"])
+CLASS_COLUMNS = ["p_bad", "p_good", "p_excellent"]
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +37,7 @@ def pipeline(tmp_path_factory, tiny_llm_dir):
 
 
 def test_no_example_sees_its_own_review_or_a_held_out_one(pipeline):
-    data = load_model_data(ModelInput("minilm", "mean"))
+    data = load_model_data("minilm", "mean")
     histories, reviews = data.histories, data.reviews
     users, businesses = reviews["user_id"].to_numpy(), reviews["business_id"].to_numpy()
     splits = reviews["split"].to_numpy()
@@ -40,7 +45,8 @@ def test_no_example_sees_its_own_review_or_a_held_out_one(pipeline):
 
     rows = np.arange(len(reviews))
     for seed in range(3):
-        user_rows, user_mask, business_rows, business_mask = histories.draw_sets(rows, 5, np.random.default_rng(seed))
+        drawn = histories.draw_sets(histories.examples(rows), 5, np.random.default_rng(seed))
+        user_rows, user_mask, business_rows, business_mask = drawn
         example = np.broadcast_to(rows[:, None], user_rows.shape)
         assert np.all(user_rows != example) and np.all(business_rows != example)
         assert np.all(users[user_rows][user_mask] == users[example][user_mask])
@@ -48,13 +54,33 @@ def test_no_example_sees_its_own_review_or_a_held_out_one(pipeline):
         assert np.all(splits[business_rows][business_mask] == "train")
 
     # the SVM averages: each example's user half and business half weigh exactly its leave-one-out pools
-    for pools, owner, member in (
-        (histories.users, users, np.ones(len(rows), bool)),
-        (histories.businesses, businesses, splits == "train"),
+    examples = histories.examples(rows)
+    for pools, group, own, owner, member in (
+        (histories.users, examples.users, examples.user_own, users, np.ones(len(rows), bool)),
+        (histories.businesses, examples.businesses, examples.business_own, businesses, splits == "train"),
     ):
-        weights = pools.averaging_matrix(rows, len(rows), np.float64).toarray()
+        weights = pools.averaging_matrix(group, own, len(rows), np.float64).toarray()
         expected = (owner[:, None] == owner[None, :]) & member[None, :] & ~np.eye(len(rows), dtype=bool)
         np.testing.assert_array_equal(weights > 0, expected)
+
+
+def test_star_history_never_sees_the_target(pipeline):
+    """Relabelling a review leaves its own features unchanged; relabelling another review of its user does not."""
+    data = load_model_data()
+    prior = np.full(3, 1 / 3)
+    users = data.reviews["user_id"].to_numpy()
+
+    def features_after_relabelling(row: int, relabelled: int) -> np.ndarray:
+        reviews = data.reviews.copy()
+        reviews.loc[relabelled, "label"] = (reviews.loc[relabelled, "label"] + 1) % 3
+        return star_history_features(type(data)(reviews, data.histories), data.histories.examples([row]), prior, 2.0)
+
+    for split in ("train", "valid", "test"):
+        row = int(data.rows_of(split)[0])
+        own = star_history_features(data, data.histories.examples([row]), prior, 2.0)
+        np.testing.assert_array_equal(features_after_relabelling(row, row), own)
+        sibling = int(np.flatnonzero((users == users[row]) & (np.arange(len(users)) != row))[0])
+        assert not np.array_equal(features_after_relabelling(row, sibling), own)
 
 
 @pytest.mark.parametrize("model", MODELS)
@@ -73,86 +99,108 @@ def test_every_model_reports_every_metric_and_its_predictions_agree(pipeline, mo
         assert report["confusion_matrix"] == confusion.tolist()
         assert set(report["f1_per_class"]) == {"bad", "good", "excellent"}
         assert 0 < report["majority_accuracy"] < 1 and "weighted_f1" in report
-    if model.startswith("sasnet"):
-        probabilities = predictions[["p_bad", "p_good", "p_excellent"]].to_numpy()
-        np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
-        np.testing.assert_array_equal(probabilities.argmax(axis=1), predictions["predicted"])
-        assert metrics["training"]["parameter_count"] > 0 and metrics["training"]["seconds_per_epoch"] > 0
-        assert (paths.live_dir(model) / "plots" / "metrics" / "valid" / "macro_f1.tsv").is_file()
+    probabilities = predictions[CLASS_COLUMNS].to_numpy()
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
+    np.testing.assert_array_equal(probabilities.argmax(axis=1), predictions["predicted"])
+    assert metrics["fit"] and metrics["stage_seconds"] > 0
+    assert pd.read_csv(paths.training_curves(model))["valid/macro_f1"].notna().all()
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_a_saved_model_reloads_to_the_same_predictions(pipeline, model):
+    trained = TrainedModel.load(model)
+    predictions = pd.read_parquet(paths.predictions_file(model))
+    rows = trained.data.rows_of("test")
+    reloaded = load_model(paths.model_dir(model), trained.data).predict_proba(
+        trained.data, trained.data.histories.examples(rows)
+    )
+    saved = predictions[predictions["split"] == "test"][CLASS_COLUMNS].to_numpy()
+    np.testing.assert_allclose(reloaded, saved, rtol=1e-5, atol=1e-6)
 
 
 def test_a_stage_rerun_gives_the_same_predictions(pipeline):
     params = build(Params, pipeline)
-    for script, name, model in (
-        ("stages/svm.py", "tfidf", "svm_tfidf"),
-        ("stages/train_sasnet.py", "minilm", "sasnet_minilm"),
-    ):
+    for model in ("svm_tfidf", "sasnet_minilm", "star_history"):
         before = pd.read_parquet(paths.predictions_file(model))
-        stage_module(script).run(params, name)
+        stage_module("stages/train.py").run(params, model)
         pd.testing.assert_frame_equal(pd.read_parquet(paths.predictions_file(model)), before)
 
 
 def test_the_report_names_every_model(pipeline):
     results = paths.RESULTS.read_text()
-    assert all(model in results for model in MODELS)
-    assert (paths.PLOTS / "model_comparison.png").stat().st_size > 0
+    assert all(f"| {model} |" in results for model in MODELS)
+    assert "Target leak (`svm_llm_target_leak`" in results
+    for figure in ("model_comparison.png", "training_curves.png"):
+        assert (paths.PLOTS / figure).stat().st_size > 0
 
 
 def test_sasnet_refuses_a_sparse_embedding(pipeline):
-    raw = tiny_params(
-        pipeline["embed"]["llm"]["model"], train_sasnet__inputs={"words": {"embedding": "tfidf", "pooling": "tfidf"}}
-    )
-    with pytest.raises(PipelineError, match="needs a dense embedding"):
-        stage_module("stages/train_sasnet.py").run(build(Params, raw), "words")
-    assert sp.issparse(load_model_data(ModelInput("tfidf", "tfidf")).matrix)
+    raw = tiny_params(pipeline["embed"]["llm"]["model"])
+    raw["models"]["words"] = {"family": "sasnet", "input": "normalized/tfidf", "pooling": "tfidf"}
+    with pytest.raises(PipelineError, match="needs a dense review embedding"):
+        stage_module("stages/train.py").run(build(Params, raw), "words")
+    assert sp.issparse(load_model_data("tfidf", "tfidf").matrix)
 
 
-def test_model_inputs_must_name_an_encoder_and_one_of_its_poolings(pipeline):
-    raw = tiny_params(
-        pipeline["embed"]["llm"]["model"],
-        svm__inputs={"a": {"embedding": "nope", "pooling": "mean"}, "b": {"embedding": "minilm", "pooling": "max"}},
-    )
+def test_model_entries_are_checked_against_families_encoders_and_poolings(pipeline):
+    raw = tiny_params(pipeline["embed"]["llm"]["model"])
+    raw["models"] = {
+        "a": {"family": "svm", "input": "normalized/nope", "pooling": "mean"},
+        "b": {"family": "svm", "input": "normalized/minilm", "pooling": "max"},
+        "c": {"family": "star_history", "input": "normalized/minilm", "pooling": "mean"},
+        "d": {"family": "gbdt", "input": "split"},
+        "e": {"family": "sasnet", "input": "normalized/minilm", "pooling": "mean", "overrides": {"lr": -1.0}},
+        "f": {"family": "svm", "input": "normalized/minilm", "pooling": "mean", "overrides": {"gama": 1.0}},
+    }
     with pytest.raises(ParamsError) as raised:
         build(Params, raw)
-    assert any(
-        p.startswith("svm.inputs.a.embedding: 'nope' is not an embed.encoders entry; valid values: 'tfidf'")
-        for p in raised.value.problems
-    )
-    assert (
-        "svm.inputs.b.pooling: 'max' is not written by encoder 'minilm'; valid values: 'mean'" in raised.value.problems
-    )
+    problems = raised.value.problems
+    assert any(p.startswith("models.a.input: family 'svm' reads an embedding: got 'normalized/nope'; valid values: "
+                            "'normalized/tfidf'") for p in problems)
+    assert "models.b.pooling: got 'max'; encoder 'minilm' writes 'mean'" in problems
+    assert "models.c.input: family 'star_history' reads no embedding: use input 'split' and no pooling" in problems
+    assert any(p.startswith("models.d.family: got 'gbdt'; valid values: ") and "'sasnet'" in p for p in problems)
+    assert "models.e.overrides.lr: must be > 0 (got -1.0)" in problems
+    assert any(p.startswith("models.f.overrides: unknown key(s) ['gama']; valid keys: kernel, C, gamma") for p in problems)
 
 
-def test_inference_predicts_pairs_and_ranks_unreviewed_businesses(pipeline):
-    recommender = Recommender.load("sasnet_llm")
-    reviews = recommender.data.reviews
+@pytest.mark.parametrize("model", ("sasnet_llm", "star_history", "mf"))
+def test_inference_predicts_pairs_and_ranks_unreviewed_businesses(pipeline, model):
+    trained = TrainedModel.load(model)
+    reviews = trained.data.reviews
     user = reviews.loc[reviews["split"] == "test", "user_id"].iloc[0]
     reviewed = set(reviews.loc[reviews["user_id"] == user, "business_id"])
-    pairs = recommender.predict(user, sorted(reviewed)[:2])
-    np.testing.assert_allclose(pairs[["p_bad", "p_good", "p_excellent"]].sum(axis=1), 1.0, rtol=1e-5)
-    pd.testing.assert_frame_equal(recommender.predict(user, sorted(reviewed)[:2]), pairs)  # seeded draws
-    alone = recommender.predict(user, sorted(reviewed)[1:2]).reset_index(drop=True)
+    pairs = trained.predict(user, sorted(reviewed)[:2])
+    np.testing.assert_allclose(pairs[CLASS_COLUMNS].sum(axis=1), 1.0, rtol=1e-5)
+    pd.testing.assert_frame_equal(trained.predict(user, sorted(reviewed)[:2]), pairs)  # seeded
+    alone = trained.predict(user, sorted(reviewed)[1:2]).reset_index(drop=True)
     pd.testing.assert_frame_equal(alone, pairs.iloc[1:].reset_index(drop=True))  # a pair's score ignores the others
 
-    top = recommender.recommend(user, top_k=5)
+    # a reviewed pair is scored as evaluation scored that review
+    predictions = pd.read_parquet(paths.predictions_file(model)).set_index("review_id")
+    first = reviews[(reviews["user_id"] == user) & (reviews["business_id"] == sorted(reviewed)[0])].iloc[0]
+    np.testing.assert_allclose(pairs.loc[0, CLASS_COLUMNS].to_numpy(dtype=float),
+                               predictions.loc[first["review_id"], CLASS_COLUMNS].to_numpy(dtype=float), rtol=1e-5)
+
+    top = trained.recommend(user, top_k=5, min_business_reviews=3)
     assert len(top) == 5 and list(top.index) == [1, 2, 3, 4, 5]
     assert top["p_excellent"].is_monotonic_decreasing and not set(top["business_id"]) & reviewed
-    assert (top["business_train_reviews"] >= recommender.model.config.sample_size).all()
-    everything = recommender.recommend(user, top_k=10_000, include_reviewed=True, min_business_reviews=1)
+    assert (top["business_train_reviews"] >= 3).all()
+    everything = trained.recommend(user, top_k=10_000, include_reviewed=True, min_business_reviews=1)
     with_train_reviews = set(reviews.loc[reviews["split"] == "train", "business_id"])
     assert reviewed & with_train_reviews <= set(everything["business_id"])
 
 
 def test_inference_explains_unknown_ids(pipeline, capsys):
     with pytest.raises(PipelineError, match=r"unknown user id\(s\) 'nobody': not among the \d+ users"):
-        Recommender.load("sasnet_llm").recommend("nobody", top_k=3)
+        TrainedModel.load("sasnet_llm").recommend("nobody", top_k=3)
     with pytest.raises(PipelineError, match="no trained model 'sasnet_gpt'.*sasnet_llm, sasnet_minilm"):
-        Recommender.load("sasnet_gpt")
+        TrainedModel.load("sasnet_gpt")
 
     user = pd.read_parquet(paths.split_file("test"))["user_id"].iloc[0]
     assert main(["predict", user, "no-such-business"]) == 1
     assert "unknown business id(s) 'no-such-business'" in capsys.readouterr().err
-    assert main(["--model", "sasnet_minilm", "recommend", user, "--top-k", "3"]) == 0
+    assert main(["--model", "star_history", "recommend", user, "--top-k", "3"]) == 0
     assert "p_excellent" in capsys.readouterr().out
 
 
@@ -170,10 +218,3 @@ def test_scoring_without_categories_still_writes_every_declared_output(pipeline)
         assert pd.read_json(paths.EMBEDDING_SCORES, typ="series")["best_method"] is None
     finally:
         businesses.to_parquet(paths.BUSINESSES)
-
-
-def test_training_in_a_repository_without_commits_says_to_commit(tmp_path, monkeypatch):
-    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
-    monkeypatch.chdir(tmp_path)
-    with pytest.raises(PipelineError, match="commit once"):
-        stage_module("stages/train_sasnet.py").open_live(tmp_path / "live")

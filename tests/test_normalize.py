@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from sasnet.config import ParamsError, build
-from sasnet.embeddings.normalize import NormalizeConfig, apply_zscore, fit_row_mask, fit_zscore, zscore
+from sasnet.embeddings.configs import NormalizeConfig
+from sasnet.embeddings.normalize import apply_zscore, fit_row_mask, fit_zscore, zscore
 from sasnet.errors import PipelineError
 
 SPLITS = np.array(["train"] * 60 + ["valid"] * 20 + ["test"] * 20)

@@ -9,21 +9,22 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 import pytest
-
 from conftest import REPO_ROOT
+
 from sasnet import paths
 from sasnet.classification import classification_report
 from sasnet.errors import PipelineError
-from sasnet.io import write_json, write_parquet
-from sasnet.report import holm_adjusted, majority_macro_f1, p_value
+from sasnet.io import write_csv, write_json, write_parquet
+from sasnet.params import ModelEntry
+from sasnet.report import baseline_comparisons, holm_adjusted, majority_macro_f1, p_value
 
 CLASSES = ["bad", "good", "excellent"]
 BINS = {"bad": [1, 2, 3], "good": [4], "excellent": [5]}
-# model -> (family, input key, embedding, pooling, share of reviews it predicts correctly)
+# model -> (family, encoder run, pooling, share of reviews it predicts correctly)
 MODELS = {
-    "svm_tfidf": ("svm", "tfidf", "tfidf", "tfidf", 0.5),
-    "svm_llm": ("svm", "llm", "llm_instructed", "attention", 0.75),
-    "sasnet_llm": ("sasnet", "llm", "llm_instructed", "attention", 0.6),
+    "svm_tfidf": ("svm", "tfidf", "tfidf", 0.5),
+    "svm_llm": ("svm", "llm_instructed", "attention", 0.75),
+    "sasnet_llm": ("sasnet", "llm_instructed", "attention", 0.6),
 }
 SPLIT_SIZES = {"valid": 60, "test": 150}
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -40,21 +41,13 @@ run_report = load_stage().run
 
 
 def make_params(sasnet_pooling: str | None = None) -> SimpleNamespace:
-    """Stand-in params with MODELS as svm.inputs and train_sasnet.inputs; ``sasnet_pooling`` overrides SASNet's."""
-
-    def inputs(family: str) -> dict:
-        override = sasnet_pooling if family == "sasnet" else None
-        return {
-            key: SimpleNamespace(embedding=embedding, pooling=override or pooling)
-            for of_family, key, embedding, pooling, _ in MODELS.values()
-            if of_family == family
-        }
-
-    return SimpleNamespace(
-        svm=SimpleNamespace(inputs=inputs("svm")),
-        train_sasnet=SimpleNamespace(inputs=inputs("sasnet")),
-        split=SimpleNamespace(bins=BINS),
-    )
+    """Stand-in params with MODELS as the models map; ``sasnet_pooling`` overrides SASNet's pooling."""
+    models = {
+        model: ModelEntry(family, f"normalized/{embedding}", (sasnet_pooling if family == "sasnet" else None) or pooling)
+        for model, (family, embedding, pooling, _) in MODELS.items()
+    }
+    evaluation = SimpleNamespace(bootstrap_samples=200, seed=0, confidence=0.95)
+    return SimpleNamespace(models=models, split=SimpleNamespace(bins=BINS), evaluation=evaluation)
 
 
 def scoring_method(score: float) -> dict:
@@ -72,8 +65,8 @@ def write_inputs(oracle: bool = True) -> dict[str, pd.DataFrame]:
     labels = {split: rng.choice(3, size=n, p=[0.3, 0.4, 0.3]) for split, n in SPLIT_SIZES.items()}
     review_ids = {split: [f"{split}{i:04d}" for i in range(n)] for split, n in SPLIT_SIZES.items()}
     predictions = {}
-    for model, (family, _, embedding, pooling, correct_share) in MODELS.items():
-        metrics = {"model": model, "family": family, "embedding": embedding, "pooling": pooling}
+    for model, (family, embedding, pooling, correct_share) in MODELS.items():
+        metrics = {"model": model, "family": family, "input": f"normalized/{embedding}", "pooling": pooling}
         frames = []
         for split, truth in labels.items():
             wrong = rng.random(len(truth)) > correct_share
@@ -82,11 +75,16 @@ def write_inputs(oracle: bool = True) -> dict[str, pd.DataFrame]:
                                                    bootstrap_samples=50, seed=0, confidence=0.95)
             frames.append(pd.DataFrame({"review_id": review_ids[split], "split": split, "label": truth,
                                         "predicted": predicted}))
+        epochs = 1
         if family == "sasnet":
-            metrics["training"] = {"parameter_count": 3_300_000, "best_epoch": 12, "best_valid": {"loss": 0.9}}
+            metrics["fit"] = {"parameter_count": 3_300_000, "best_epoch": 12, "best_valid": {"loss": 0.9}}
+            epochs = 15
         else:
-            metrics["svm"] = {"kernel": "rbf", "converged": embedding == "tfidf", "fit_seconds": 1.25}
+            metrics["fit"] = {"kernel": "rbf", "include_target": False, "converged": embedding == "tfidf",
+                              "fit_seconds": 1.25}
         write_json(metrics, paths.model_metrics(model))
+        curves = {"epoch": range(1, epochs + 1), "valid/macro_f1": np.linspace(0.4, 0.6, epochs)}
+        write_csv(pd.DataFrame(curves), paths.training_curves(model))
         predictions[model] = pd.concat(frames, ignore_index=True)
     # one model lists its reviews in another order: the report must align them by review_id
     predictions["sasnet_llm"] = predictions["sasnet_llm"].sample(frac=1, random_state=1)
@@ -150,14 +148,14 @@ def test_report_compares_every_model_with_the_paper(workspace):
     correct = {model: frame.loc[order, "predicted"].to_numpy() == truth for model, frame in test.items()}
 
     assert "dvc repro report" in results and "do not edit by hand" in results
-    for model, (family, _, embedding, pooling, _) in MODELS.items():
-        cells = row_cells(results, f"| {model} | {'SVM' if family == 'svm' else 'SASNet'} on {embedding}/{pooling} |")
+    for model, (family, embedding, pooling, _) in MODELS.items():
+        cells = row_cells(results, f"| {model} | {family} on {embedding}/{pooling} |")
         assert cells[5].startswith(f"{correct[model].mean():.3f} [")
         assert cells[-1] == f"{correct[model].mean() - 0.755:+.3f}"  # the gap to the Bayes-optimal accuracy
     # the paper's Table 2 beside ours, including the row this run has no model for
-    assert row_cells(results, "| svm_llm | SVM on llm_instructed/attention |")[2:5] == ["LLM + SVM (Hulk3)", "0.6925",
+    assert row_cells(results, "| svm_llm | svm on llm_instructed/attention |")[2:5] == ["LLM + SVM (Hulk3)", "0.6925",
                                                                                          "0.6925"]
-    assert row_cells(results, "| sasnet_llm | SASNet on")[3:5] == ["0.52", "0.52"]
+    assert row_cells(results, "| sasnet_llm | sasnet on")[3:5] == ["0.52", "0.52"]
     assert row_cells(results, "| (not run) | — | MiniLM + SVM (huLLK) |")[3] == "—"
     # the paper's Table 1 row beside the method that reproduces it; methods without a paper row follow
     assert row_cells(results, "| Phi3-Instructed Attentional |")[1:7] == [
@@ -167,7 +165,7 @@ def test_report_compares_every_model_with_the_paper(workspace):
     assert "not distilled" in results
     assert row_cells(results, "| minilm/mean | 45 |")[5] == "1.2e-10"
     # each family's scalar fitting facts (nested ones left out), under their own headers
-    assert row_cells(results, "| svm_llm | rbf |") == ["svm_llm", "rbf", "False", "1.250"]
+    assert row_cells(results, "| svm_llm | rbf |") == ["svm_llm", "rbf", "False", "False", "1.250"]
     assert row_cells(results, "| sasnet_llm | 3300000 |") == ["sasnet_llm", "3300000", "12"]
 
     models = list(MODELS)
@@ -190,7 +188,7 @@ def test_report_compares_every_model_with_the_paper(workspace):
     assert confusion.groupby("model")["count"].sum().to_dict() == {model: SPLIT_SIZES["test"] for model in models}
     diagonal = confusion[confusion["true"] == confusion["predicted"]].groupby("model")["count"].sum()
     assert diagonal.to_dict() == {model: int(correct[model].sum()) for model in models}
-    for png in ("model_comparison.png", "confusion_matrices.png"):
+    for png in ("model_comparison.png", "confusion_matrices.png", "training_curves.png"):
         assert (paths.PLOTS / png).read_bytes()[:8] == PNG_MAGIC
 
 
@@ -237,10 +235,27 @@ def test_predictions_from_another_run_than_the_metrics_are_refused(workspace):
 
 def test_a_missing_metrics_file_names_it_and_its_stage(workspace):
     paths.model_metrics("sasnet_llm").unlink()
-    with pytest.raises(PipelineError, match=r"metrics/models/sasnet_llm\.json is missing: the `train_sasnet@llm` stage"):
+    with pytest.raises(PipelineError, match=r"metrics/models/sasnet_llm\.json is missing: the `train@sasnet_llm` stage"):
         run_report(make_params())
 
 
 def test_metrics_written_for_another_input_are_refused(workspace):
     with pytest.raises(PipelineError, match=r"metrics/models/sasnet_llm\.json is for .* params ask for .*'mean'"):
         run_report(make_params(sasnet_pooling="mean"))
+
+
+def test_baseline_comparisons_against_a_hand_made_case():
+    rng = np.random.default_rng(0)
+    truth = rng.integers(0, 3, 400)
+    baseline = np.where(rng.random(400) < 0.5, truth, (truth + 1) % 3)  # about half right
+    better = np.where(baseline == truth, truth, np.where(rng.random(400) < 0.5, truth, baseline))  # fixes ~half
+    predictions = pd.DataFrame({"review_id": np.arange(400), "label": truth, "base": baseline, "same": baseline,
+                                "better": better})
+    rows = {row["model"]: row for row in baseline_comparisons(predictions, "base", 3, 500, 0, 0.95)}
+    assert set(rows) == {"same", "better"}
+    same, gain = rows["same"], rows["better"]
+    assert same["accuracy_difference"] == 0 and same["macro_f1_difference"] == 0 and same["mcnemar_p_value"] == 1.0
+    assert gain["accuracy_difference"] == pytest.approx(np.mean(better == truth) - np.mean(baseline == truth))
+    assert 0 < gain["macro_f1_difference_low"] < gain["macro_f1_difference"] < gain["macro_f1_difference_high"]
+    assert gain["mcnemar_p_value_holm"] == pytest.approx(min(1.0, 2 * gain["mcnemar_p_value"]))  # Holm over two
+    assert gain["bootstrap_p_value_holm"] < 0.01

@@ -9,7 +9,8 @@ import pandas as pd
 import pulp
 import pytest
 
-from sasnet.data.sampling import InfeasibleTargetsError, SampleConfig, coverage_problems, sample_reviews
+from sasnet.data.configs import SampleConfig
+from sasnet.data.sampling import InfeasibleTargetsError, coverage_problems, sample_reviews
 from yelp_like_graph import yelp_like_graph  # benchmarks/ is on pytest's pythonpath
 
 

@@ -4,14 +4,14 @@ import dataclasses
 
 import pytest
 import torch
+from conftest import REPO_ROOT
 
 from sasnet.config import ParamsError, build
-from conftest import REPO_ROOT
-from sasnet.models.configs import SasnetConfig
-from sasnet.models.sasnet import SASNet, masked_mean
-from sasnet.params import load_params, sasnet_config
+from sasnet.models.sasnet import SasnetConfig
+from sasnet.models.sasnet.network import SASNet, masked_mean
+from sasnet.params import load_params
 
-PAPER_CONFIG = sasnet_config(load_params(REPO_ROOT / "params.yaml").train_sasnet)  # the repository's defaults
+PAPER_CONFIG = load_params(REPO_ROOT / "params.yaml").sasnet  # the repository's defaults
 INPUT_DIM = 12
 N_CLASSES = 3
 
@@ -112,7 +112,7 @@ def test_an_empty_set_pools_to_zeros_whatever_its_slots_hold():
     model = tiny_model()
     user, user_mask, business, business_mask = random_sets()
     user_mask[0] = False
-    assert torch.equal(masked_mean(model.encode_set(user, user_mask), user_mask)[0], torch.zeros(16))
+    assert torch.equal(masked_mean(model.encode_set(user, user_mask, None), user_mask)[0], torch.zeros(16))
     business_mask[1] = False
     other_user, other_business = user.clone(), business.clone()
     other_user[0], other_business[1] = 1e3, -1e3
@@ -153,3 +153,14 @@ def test_config_rules_name_the_offending_field():
         "train_sasnet.patience",
     ]
     assert build(SasnetConfig, dataclasses.asdict(PAPER_CONFIG)) == PAPER_CONFIG
+
+
+def test_history_stars_change_the_output_only_when_switched_on():
+    user, user_mask, business, business_mask = random_sets()
+    stars = torch.randint(0, 5, user_mask.shape)
+    other_stars = (stars + 1) % 5
+    for history_stars in (False, True):
+        model = tiny_model(history_stars=history_stars)
+        one = model(user, user_mask, business, business_mask, stars, stars)
+        other = model(user, user_mask, business, business_mask, other_stars, other_stars)
+        assert torch.allclose(one, other) != history_stars

@@ -10,13 +10,13 @@ import pytest
 import scipy.sparse as sp
 from scipy import stats
 
+from sasnet.analysis_configs import ScoringConfig
 from sasnet.config import ParamsError, build
 from sasnet.errors import PipelineError
 from sasnet.io import write_json
 from sasnet.plots import interval_bars, similarity_heatmaps, similarity_scatter
 from sasnet.scoring import (
     CategoryNameEmbeddings,
-    ScoringConfig,
     composite_scores,
     eligible_categories,
     group_metrics,

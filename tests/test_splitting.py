@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sasnet.data.splitting import SplitConfig, bayes_oracle, class_counts, split_reviews, star_to_class
+from sasnet.data.configs import SplitConfig
+from sasnet.data.splitting import bayes_oracle, class_counts, split_reviews, star_to_class
 from sasnet.errors import PipelineError
 
 PAPER_BINS = {"bad": [1, 2, 3], "good": [4], "excellent": [5]}

@@ -82,6 +82,15 @@ def test_every_stage_reads_exactly_the_params_it_declares(tmp_path, monkeypatch,
     set_dotted(amazon, "data.source", "amazon")
     set_dotted(amazon, "data.amazon", {"reviews": str(amazon_file), "metadata": None})
     run_recorded(ingest, amazon, reads)
+    dataset.reviews[["user_id", "business_id", "stars", "date"]].to_parquet(tmp_path / "ratings.parquet")
+    dataset.businesses[["business_id", "name", "categories"]].to_parquet(tmp_path / "items.parquet")
+    ratings = yaml.safe_load(yaml.safe_dump(params))
+    set_dotted(ratings, "data.source", "ratings")
+    set_dotted(ratings, "data.ratings", {
+        "ratings": str(tmp_path / "ratings.parquet"), "items": str(tmp_path / "items.parquet"),
+        "user_column": "user_id", "item_column": "business_id", "rating_column": "stars", "date_column": "date",
+        "timestamp_column": None, "item_name_column": "name", "item_categories_column": "categories"})
+    run_recorded(ingest, ratings, reads)
 
     for stage in stages:  # in pipeline order, on the demo
         run_recorded(stage, params, reads)

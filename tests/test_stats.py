@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 from scipy import stats
 
+from sasnet.analysis_configs import SignificanceConfig
 from sasnet.stats import (
-    SignificanceConfig,
     dependent_correlation_test,
     fisher_z_test,
     mcnemar_test,

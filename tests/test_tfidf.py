@@ -8,7 +8,8 @@ import scipy.sparse as sp
 
 from conftest import config_problems
 from sasnet.config import build
-from sasnet.embeddings.tfidf import TfidfConfig, tfidf_embed, vectorizer
+from sasnet.embeddings.configs import TfidfConfig
+from sasnet.embeddings.tfidf import tfidf_embed, vectorizer
 from sasnet.errors import PipelineError
 
 PARAMS = {

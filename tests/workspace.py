@@ -28,13 +28,13 @@ TINY_OVERRIDES = {
     "scoring.min_reviews_per_category": 5,
     "scoring.bootstrap_samples": 20,
     "evaluation.bootstrap_samples": 20,
-    "train_sasnet.batch_size": 64,
-    "train_sasnet.hidden_dim": 16,
-    "train_sasnet.heads": 2,
-    "train_sasnet.ffn_dim": 32,
-    "train_sasnet.epochs": 3,
-    "train_sasnet.patience": 2,
-    "train_sasnet.eval_draws": 2,
+    "sasnet.batch_size": 64,
+    "sasnet.hidden_dim": 16,
+    "sasnet.heads": 2,
+    "sasnet.ffn_dim": 32,
+    "sasnet.epochs": 3,
+    "sasnet.patience": 2,
+    "sasnet.eval_draws": 2,
 }
 DVC_STAGES = yaml.safe_load((REPO_ROOT / "dvc.yaml").read_text())["stages"]
 PIPELINE_FILES = ("dvc.yaml", "stages", "src", "data/raw/README.md", ".dvc/config", ".dvc/.gitignore", ".gitignore")
@@ -87,12 +87,15 @@ def run(folder: Path, *command: str) -> str:
     return done.stdout + done.stderr
 
 
-def expand_stages(params: dict) -> list[tuple[str, str, list[str], tuple[str, ...]]]:
-    """(stage name, script, declared params, script arguments) for every stage, foreach stages expanded as DVC does."""
+def expand_stages(
+    params: dict, section: str = "params", dvc_stages: dict | None = None
+) -> list[tuple[str, str, list[str], tuple[str, ...]]]:
+    """(stage name, script, declared entries of ``section`` (params or deps), script arguments) for every stage of
+    ``dvc_stages`` (default: dvc.yaml's), foreach stages expanded as DVC does."""
     stages = []
-    for name, stage in DVC_STAGES.items():
+    for name, stage in (DVC_STAGES if dvc_stages is None else dvc_stages).items():
         if "foreach" not in stage:
-            stages.append((name, stage["cmd"].split()[1], stage["params"], ()))
+            stages.append((name, stage["cmd"].split()[1], stage[section], ()))
             continue
         items = params
         for key in stage["foreach"].removeprefix("${").removesuffix("}").split("."):
@@ -100,7 +103,7 @@ def expand_stages(params: dict) -> list[tuple[str, str, list[str], tuple[str, ..
         for key, item in items.items():
             values = {"${key}": key, **{f"${{item.{field}}}": str(value) for field, value in item.items()}}
             declared = []
-            for entry in stage["do"]["params"]:
+            for entry in stage["do"][section]:
                 for placeholder, value in values.items():
                     entry = entry.replace(placeholder, value)
                 declared.append(entry)

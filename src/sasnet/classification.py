@@ -21,9 +21,14 @@ from sasnet.errors import PipelineError
 from sasnet.scoring import percentile_interval
 
 
+def class_shares(labels: np.ndarray, n_classes: int) -> np.ndarray:
+    """The share of each class index among ``labels``."""
+    return np.bincount(np.asarray(labels, dtype=np.int64), minlength=n_classes) / max(len(labels), 1)
+
+
 def majority_class(train_labels: np.ndarray) -> int:
     """The most frequent train label (the lowest on ties): the baseline every accuracy is read against."""
-    return int(np.bincount(train_labels).argmax())
+    return int(np.bincount(np.asarray(train_labels, dtype=np.int64)).argmax())
 
 
 def confusion_counts(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> np.ndarray:
@@ -91,3 +96,37 @@ def classification_report(
 def _json_number(value: np.ndarray) -> float | None:
     """JSON has no NaN: an interval without replicates is null."""
     return None if np.isnan(value) else float(value)
+
+
+def paired_bootstrap_difference(
+    y_true: np.ndarray,
+    predicted_a: np.ndarray,
+    predicted_b: np.ndarray,
+    n_classes: int,
+    bootstrap_samples: int,
+    seed: int,
+    confidence: float,
+) -> dict:
+    """Macro-F1 of A minus macro-F1 of B, with a percentile interval over the same resampled reviews for both, and a
+    two-sided bootstrap p-value (twice the smaller share of replicates on either side of zero; never below
+    1 / bootstrap_samples, the finest a bootstrap resolves)."""
+    y_true, predicted_a, predicted_b = (np.asarray(a, dtype=np.int64) for a in (y_true, predicted_a, predicted_b))
+    n = len(y_true)
+    rng = np.random.default_rng(seed)
+    cells = n_classes * n_classes
+    replicate_offset = (np.arange(bootstrap_samples) * cells)[:, None]
+    differences = np.zeros(bootstrap_samples)
+    drawn = rng.integers(n, size=(bootstrap_samples, n))
+    for sign, predicted in ((1, predicted_a), (-1, predicted_b)):
+        codes = (y_true * n_classes + predicted)[drawn] + replicate_offset
+        confusion = np.bincount(codes.ravel(), minlength=bootstrap_samples * cells)
+        differences += sign * confusion_scores(confusion.reshape(bootstrap_samples, n_classes, n_classes))["macro_f1"]
+    observed = (confusion_scores(confusion_counts(y_true, predicted_a, n_classes))["macro_f1"]
+                - confusion_scores(confusion_counts(y_true, predicted_b, n_classes))["macro_f1"])
+    low, high = percentile_interval(differences, confidence)
+    p_value = None
+    if bootstrap_samples:
+        tail = min(np.mean(differences <= 0), np.mean(differences >= 0))
+        p_value = float(min(1.0, max(2 * tail, 1 / bootstrap_samples)))
+    return {"macro_f1_difference": float(observed), "macro_f1_difference_low": _json_number(low),
+            "macro_f1_difference_high": _json_number(high), "bootstrap_p_value": p_value}

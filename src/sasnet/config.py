@@ -4,7 +4,7 @@ Every section of params.yaml is a frozen dataclass whose annotations are the sch
 tree before any work starts: an unknown key, a missing key, a wrong type or an invalid choice is reported with its
 dotted path and what would be valid, and all problems are reported together.
 
-A dataclass may define ``check(self) -> list[str]`` for rules that span fields (fractions summing to one, ...);
+A field with a default may be left out. A dataclass may define ``check(self) -> list[str]`` for rules that span fields (fractions summing to one, ...);
 its messages should name the keys they are about, relative to the section.
 """
 
@@ -58,6 +58,8 @@ def _convert(tp: Any, value: Any, path: str, problems: list[str]) -> Any:
     where = path or "<top level>"
     origin = typing.get_origin(tp)
 
+    if tp is Any:
+        return value
     if dataclasses.is_dataclass(tp):
         return _convert_dataclass(tp, value, path, problems)
 
@@ -123,6 +125,8 @@ def _convert_dataclass(cls: type, value: Any, path: str, problems: list[str]) ->
         return None
     hints = typing.get_type_hints(cls)
     fields = [f.name for f in dataclasses.fields(cls)]
+    optional = {f.name for f in dataclasses.fields(cls)
+                if f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING}
     prefix = f"{path}." if path else ""
     for key in value:
         if key not in fields:
@@ -131,10 +135,11 @@ def _convert_dataclass(cls: type, value: Any, path: str, problems: list[str]) ->
     kwargs = {}
     for name in fields:
         if name not in value:
-            problems.append(f"{prefix}{name}: missing (expected {_type_name(hints[name])})")
+            if name not in optional:
+                problems.append(f"{prefix}{name}: missing (expected {_type_name(hints[name])})")
             continue
         kwargs[name] = _convert(hints[name], value[name], prefix + name, problems)
-    if len(problems) > before or set(kwargs) != set(fields):
+    if len(problems) > before:
         return None
     built = cls(**kwargs)
     check = getattr(built, "check", None)

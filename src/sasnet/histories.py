@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from sasnet.data.splitting import SPLITS
+from sasnet.data.configs import SPLITS
 from sasnet.errors import PipelineError
 
 REQUIRED_COLUMNS = ("user_id", "business_id", "split")
@@ -47,27 +47,18 @@ class Pools:
         own_position[members] = np.arange(len(members)) - starts[entity[members]]
         return cls(members, starts, entity, own_position)
 
-    def _layout(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Per example: where its group starts in ``members``, the group's size, its own position, its pool size."""
-        return self._group_layout(self.group[rows], self.own_position[rows])
-
     def _group_layout(
         self, group: np.ndarray, own: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Per example: where its group starts in ``members``, the group's size, its own position, its pool size."""
         group_size = self.group_size(group)
         return self.starts[group], group_size, own, group_size - (own < group_size)
 
     def group_size(self, group: np.ndarray) -> np.ndarray:
         return self.starts[group + 1] - self.starts[group]
 
-    def pool_sizes(self, rows: np.ndarray) -> np.ndarray:
-        return self._layout(rows)[3]
-
-    def draw(
-        self, rows: np.ndarray, set_size: int, padding: np.ndarray, rng: np.random.Generator
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """``set_size`` members of each example's pool (its group without itself): ``draw_from`` for rows."""
-        return self.draw_from(self.group[rows], self.own_position[rows], set_size, padding, rng)
+    def pool_sizes(self, group: np.ndarray, own: np.ndarray) -> np.ndarray:
+        return self._group_layout(group, own)[3]
 
     def draw_from(
         self, group: np.ndarray, own: np.ndarray, set_size: int, padding: np.ndarray, rng: np.random.Generator
@@ -100,20 +91,44 @@ class Pools:
         member_index = np.where(has_pool, start[:, None] + positions, 0)  # an empty pool's positions point nowhere
         return np.where(has_pool, self.members[member_index], padding[:, None]), mask
 
-    def averaging_matrix(self, rows: np.ndarray, n_columns: int, dtype: np.dtype) -> sp.csr_matrix:
-        """Sparse [examples, n_columns]: row i holds 1 / |pool| at each member of example i's pool (all 0 if empty).
+    def pool_entries(self, group: np.ndarray, own: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Every (example, member row) of the examples' pools, grouped by example: each group but position ``own``.
 
         Built from every example's whole group, so it takes the sum of the examples' group sizes in entries: a few
         million for the business pools of the paper's 75k reviews.
         """
-        start, group_size, own, pool_size = self._layout(rows)
-        example = np.repeat(np.arange(len(rows)), group_size)
+        start, group_size, own, _ = self._group_layout(group, own)
+        example = np.repeat(np.arange(len(group)), group_size)
         position = np.arange(len(example)) - np.repeat(np.cumsum(group_size) - group_size, group_size)
         kept = position != own[example]
-        columns = self.members[(start[example] + position)[kept]]
-        weights = (1.0 / np.maximum(pool_size, 1))[example[kept]].astype(dtype)
+        return example[kept], self.members[(start[example] + position)[kept]]
+
+    def averaging_matrix(self, group: np.ndarray, own: np.ndarray, n_columns: int, dtype: np.dtype) -> sp.csr_matrix:
+        """Sparse [examples, n_columns]: row i holds 1 / |pool| at each member of example i's pool (all 0 if empty)."""
+        example, columns = self.pool_entries(group, own)
+        pool_size = self.pool_sizes(group, own)
+        weights = (1.0 / np.maximum(pool_size, 1))[example].astype(dtype)
         indptr = np.concatenate([[0], np.cumsum(pool_size)])
-        return sp.csr_matrix((weights, columns, indptr), shape=(len(rows), n_columns))
+        return sp.csr_matrix((weights, columns, indptr), shape=(len(group), n_columns))
+
+
+@dataclass(frozen=True)
+class Examples:
+    """(user, business) pairs to score, as groups of the Histories' pools, and the pair's review to leave out.
+
+    ``user_own`` / ``business_own`` is the pair's review's position in its user's / business's group, or the group's
+    size where the pair has no review there (an unreviewed pair, or a held-out review outside its business's group):
+    every pool an example sees is its group without that position.
+    """
+
+    users: np.ndarray  # user group per example (index into Histories.user_ids)
+    businesses: np.ndarray  # business group per example
+    user_own: np.ndarray
+    business_own: np.ndarray
+    rows: np.ndarray  # the pair's review row, or -1 for a pair the user has not reviewed
+
+    def __len__(self) -> int:
+        return len(self.users)
 
 
 @dataclass(frozen=True)
@@ -161,38 +176,42 @@ class Histories:
     def rows_of(self, split: str) -> np.ndarray:
         return np.flatnonzero(self.splits == split)
 
+    def examples(self, rows: np.ndarray) -> Examples:
+        """The reviews at ``rows`` as examples: each pair's own review left out of both its pools."""
+        rows = np.asarray(rows, dtype=np.int64)
+        return Examples(
+            self.users.group[rows], self.businesses.group[rows],
+            self.users.own_position[rows], self.businesses.own_position[rows], rows,
+        )
+
+    def pair_examples(self, user_groups: np.ndarray, business_groups: np.ndarray) -> Examples:
+        """(user, business) pairs given as groups. A pair the user has reviewed is the example of that review (its
+        first, if several); for any other pair the pools are all the user's reviews and all the business's train
+        reviews."""
+        user_groups, business_groups = np.asarray(user_groups, np.int64), np.asarray(business_groups, np.int64)
+        rows = self._review_rows(user_groups, business_groups)
+        reviewed = rows >= 0
+        return Examples(
+            user_groups,
+            business_groups,
+            np.where(reviewed, self.users.own_position[rows], self.users.group_size(user_groups)),
+            np.where(reviewed, self.businesses.own_position[rows], self.businesses.group_size(business_groups)),
+            rows,
+        )
+
     def draw_sets(
-        self, example_rows: np.ndarray, set_size: int, rng: np.random.Generator
+        self, examples: Examples, set_size: int, rng: np.random.Generator
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Fresh user and business sets for each example: rows [n, set_size] int64 and masks [n, set_size] bool.
 
         Masked slots (short or empty pools, counted by ``pool_statistics``) still hold valid row indices, never the
         example's own row, so a consumer may gather embeddings for every slot and drop the masked ones afterwards.
         """
-        example_rows = np.asarray(example_rows, dtype=np.int64)
-        padding = self._padding_for(example_rows)
-        user_rows, user_mask = self.users.draw(example_rows, set_size, padding, rng)
-        business_rows, business_mask = self.businesses.draw(example_rows, set_size, padding, rng)
-        return user_rows, user_mask, business_rows, business_mask
-
-    def draw_pair_sets(
-        self, user_groups: np.ndarray, business_groups: np.ndarray, set_size: int, rng: np.random.Generator
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Sets for (user, business) pairs given as groups (indices into ``user_ids`` / ``business_ids``).
-
-        A pair the user has reviewed is drawn as that review is (itself left out of both pools); for any other pair
-        the pools are all the user's reviews and all the business's train reviews.
-        """
-        user_groups, business_groups = np.asarray(user_groups), np.asarray(business_groups)
-        rows = self._review_rows(user_groups, business_groups)
-        reviewed = rows >= 0
-        user_own = np.where(reviewed, self.users.own_position[rows], self.users.group_size(user_groups))
-        business_own = np.where(
-            reviewed, self.businesses.own_position[rows], self.businesses.group_size(business_groups)
+        padding = self._padding_for(examples.rows)
+        user_rows, user_mask = self.users.draw_from(examples.users, examples.user_own, set_size, padding, rng)
+        business_rows, business_mask = self.businesses.draw_from(
+            examples.businesses, examples.business_own, set_size, padding, rng
         )
-        padding = self._padding_for(rows)
-        user_rows, user_mask = self.users.draw_from(user_groups, user_own, set_size, padding, rng)
-        business_rows, business_mask = self.businesses.draw_from(business_groups, business_own, set_size, padding, rng)
         return user_rows, user_mask, business_rows, business_mask
 
     def _padding_for(self, rows: np.ndarray) -> np.ndarray:
@@ -211,32 +230,49 @@ class Histories:
         wanted = pd.MultiIndex.from_arrays([user_groups, business_groups])
         return self._first_review_of_pair.reindex(wanted).fillna(-1).to_numpy(np.int64)
 
-    def mean_features(self, matrix: np.ndarray | sp.spmatrix, example_rows: np.ndarray) -> np.ndarray | sp.csr_matrix:
+    def mean_features(self, matrix: np.ndarray | sp.spmatrix, examples: Examples) -> np.ndarray | sp.csr_matrix:
         """[n, 2 d]: the mean of each example's user pool, then of its business pool, over the rows of ``matrix``.
 
         An empty pool averages to zeros: for z-scored embeddings that is the train mean, a neutral value (how many
         examples have one is in ``pool_statistics``). A sparse matrix gives a CSR result and is never densified.
         """
-        example_rows = np.asarray(example_rows, dtype=np.int64)
         dtype = np.result_type(matrix.dtype, np.float32)
         halves = [
-            pools.averaging_matrix(example_rows, matrix.shape[0], dtype) @ matrix
-            for pools in (self.users, self.businesses)
+            pools.averaging_matrix(group, own, matrix.shape[0], dtype) @ matrix
+            for pools, group, own in (
+                (self.users, examples.users, examples.user_own),
+                (self.businesses, examples.businesses, examples.business_own),
+            )
         ]
         if sp.issparse(matrix):
             return sp.hstack(halves, format="csr")
         return np.hstack([np.asarray(half) for half in halves])
 
+    def pool_label_counts(self, labels: np.ndarray, n_labels: int, examples: Examples) -> np.ndarray:
+        """[n, 2, n_labels]: how many reviews of each label each example's user pool, then business pool, holds."""
+        counts = np.zeros((len(examples), 2, n_labels))
+        for side, (pools, group, own) in enumerate((
+            (self.users, examples.users, examples.user_own),
+            (self.businesses, examples.businesses, examples.business_own),
+        )):
+            example, member = pools.pool_entries(group, own)
+            flat = np.bincount(example * n_labels + labels[member], minlength=len(examples) * n_labels)
+            counts[:, side] = flat.reshape(len(examples), n_labels)
+        return counts
+
     def pool_statistics(self, set_size: int) -> dict:
         """Per split: examples, and how many have an empty or a short (fewer than ``set_size``) user / business pool."""
         statistics = {}
         for split in SPLITS:
-            rows = self.rows_of(split)
-            entry = {"examples": len(rows)}
-            for name, pools in (("user", self.users), ("business", self.businesses)):
-                sizes = pools.pool_sizes(rows)
+            examples = self.examples(self.rows_of(split))
+            entry = {"examples": len(examples)}
+            for name, pools, group, own in (
+                ("user", self.users, examples.users, examples.user_own),
+                ("business", self.businesses, examples.businesses, examples.business_own),
+            ):
+                sizes = pools.pool_sizes(group, own)
                 entry[f"{name}_pool_empty"] = int(np.sum(sizes == 0))
                 entry[f"{name}_pool_short"] = int(np.sum((sizes > 0) & (sizes < set_size)))
-                entry[f"{name}_pool_median"] = float(np.median(sizes)) if len(rows) else None
+                entry[f"{name}_pool_median"] = float(np.median(sizes)) if len(examples) else None
             statistics[split] = entry
         return statistics

@@ -1,18 +1,17 @@
-"""A trained SASNet model as a recommender: the class of a (user, business) pair, and a user's top-k businesses.
+"""Any trained model as a recommender: the class of a (user, business) pair, and a user's top-k businesses.
 
-    python -m sasnet.inference predict USER_ID BUSINESS_ID [BUSINESS_ID ...] [--model sasnet_llm]
-    python -m sasnet.inference recommend USER_ID [--top-k 10] [--include-reviewed] [--model sasnet_llm]
+    python -m sasnet.inference --model NAME predict USER_ID BUSINESS_ID [BUSINESS_ID ...]
+    python -m sasnet.inference --model NAME recommend USER_ID [--top-k 10] [--include-reviewed]
 
-Run from the repository root after `dvc repro`: it reads data/models/<model>/, the model's normalised embedding
-and data/split. A pair's sets come from the user's reviews and the business's train reviews, drawn
-``eval_draws`` times (the model's own setting) with the model's seed, so answers are reproducible; a pair the user
-has already reviewed is scored as evaluation scores it, that review left out of both sets.
+Run from the repository root after `dvc repro`: it reads data/models/<model>/ (any family), the input the model was
+trained on and data/split. A pair the user has already reviewed is scored as evaluation scores it, that review left
+out of both histories; any other pair sees all the user's reviews and the business's train reviews. Recommendations
+rank businesses by the probability of the best class (the last of split.bins, which lists classes worst to best).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -22,79 +21,62 @@ import pandas as pd
 
 from sasnet import paths
 from sasnet.errors import PipelineError
-from sasnet.evaluation import ModelData, load_model_data
-from sasnet.models.sasnet import SASNet
-from sasnet.models.training import EntitySets, checkpoint_info_path, load_checkpoint, predict_proba
-from sasnet.params import ModelInput
-
-CHECKPOINT = "model.safetensors"
-PREFERRED_CLASS = "excellent"  # recommendations rank businesses by the predicted probability of this class
+from sasnet.model_data import ModelData, load_model_data
+from sasnet.models.base import Recommender, load_model, read_info
 
 
 @dataclass
-class Recommender:
-    model: SASNet
-    class_names: list[str]
+class TrainedModel:
+    name: str
+    model: Recommender
     data: ModelData
 
     @classmethod
-    def load(cls, model_name: str, device: str = "cpu") -> Recommender:
-        folder = paths.model_dir(model_name)
-        checkpoint = folder / CHECKPOINT
-        if not checkpoint.exists():
-            trained = (
-                sorted(path.name for path in paths.MODELS_DIR.glob("sasnet_*")) if paths.MODELS_DIR.exists() else []
-            )
+    def load(cls, name: str) -> TrainedModel:
+        folder = paths.model_dir(name)
+        if not folder.is_dir():
+            trained = sorted(path.name for path in paths.MODELS_DIR.iterdir()) if paths.MODELS_DIR.exists() else []
             raise PipelineError(
-                f"no trained model {model_name!r} ({checkpoint} is missing); trained SASNet models: "
+                f"no trained model {name!r} ({folder} is missing); trained models: "
                 f"{', '.join(trained) or 'none (run `dvc repro`)'}"
             )
-        info = json.loads(checkpoint_info_path(checkpoint).read_text())
-        model_input = ModelInput(**json.loads((folder / "input.json").read_text()))
-        return cls(load_checkpoint(checkpoint, device), info["class_names"], load_model_data(model_input))
+        model_input = read_info(folder)["input"]
+        embedding = model_input["input"].removeprefix("normalized/") if model_input["pooling"] else None
+        data = load_model_data(embedding, model_input["pooling"])
+        return cls(name, load_model(folder, data), data)
 
     def predict(self, user_id: str, business_ids: Sequence[str]) -> pd.DataFrame:
-        """One row per business: the class probabilities, the predicted class and how much history each side had."""
+        """One row per business: the class probabilities, the predicted class and its train reviews."""
         histories = self.data.histories
         user = _group_of(histories.user_ids, [user_id], "user")
         businesses = _group_of(histories.business_ids, business_ids, "business")
-        config = self.model.config
-
-        def pair_draws(business: int) -> list[tuple[np.ndarray, ...]]:
-            # Each pair has its own stream, so its score does not depend on which other pairs are asked about.
-            rng = np.random.default_rng([config.seed, user[0], business])
-            draw = histories.draw_pair_sets
-            return [draw(user, [business], config.sample_size, rng) for _ in range(config.eval_draws)]
-
-        per_pair = [pair_draws(business) for business in businesses]
-        draws = [
-            EntitySets(*(np.concatenate([pair[k][part] for pair in per_pair]) for part in range(4)))
-            for k in range(config.eval_draws)
-        ]
-        probabilities = predict_proba(self.model, self.data.matrix, draws, config.batch_size)
+        examples = histories.pair_examples(np.repeat(user, len(businesses)), businesses)
+        probabilities = self.model.predict_proba(self.data, examples)
+        class_names = self.model.class_names
         frame = pd.DataFrame({"business_id": list(business_ids)})
-        for k, name in enumerate(self.class_names):
+        for k, name in enumerate(class_names):
             frame[f"p_{name}"] = probabilities[:, k]
-        frame["predicted"] = [self.class_names[k] for k in probabilities.argmax(axis=1)]
+        frame["predicted"] = [class_names[k] for k in probabilities.argmax(axis=1)]
         frame["business_train_reviews"] = histories.businesses.group_size(businesses)
         return frame
 
     def recommend(
-        self, user_id: str, top_k: int, include_reviewed: bool = False, min_business_reviews: int | None = None
+        self, user_id: str, top_k: int, include_reviewed: bool = False, min_business_reviews: int = 1
     ) -> pd.DataFrame:
-        """The ``top_k`` businesses ranked by P(excellent), among those with at least ``min_business_reviews`` train
-        reviews (default: the set size, so no business is judged on a padded set); reviewed ones only if asked."""
+        """The ``top_k`` businesses by P(best class), among those with at least ``min_business_reviews`` train
+        reviews; ones the user reviewed only if asked."""
         if top_k < 1:
             raise PipelineError(f"--top-k must be >= 1 (got {top_k})")
-        minimum = self.model.config.sample_size if min_business_reviews is None else min_business_reviews
         histories = self.data.histories
         user = _group_of(histories.user_ids, [user_id], "user")[0]
-        candidates = np.flatnonzero(histories.businesses.group_size(np.arange(len(histories.business_ids))) >= minimum)
+        sizes = histories.businesses.group_size(np.arange(len(histories.business_ids)))
+        candidates = np.flatnonzero(sizes >= min_business_reviews)
         if not include_reviewed:
             reviewed = histories.businesses.group[histories.users.group == user]
             candidates = np.setdiff1d(candidates, reviewed)
         scored = self.predict(user_id, histories.business_ids[candidates].tolist())
-        ranked = scored.sort_values(f"p_{PREFERRED_CLASS}", ascending=False, kind="stable").head(top_k)
+        best = f"p_{self.model.class_names[-1]}"
+        ranked = scored.sort_values(best, ascending=False, kind="stable").head(top_k)
         return ranked.reset_index(drop=True).rename_axis("rank").rename(index=lambda rank: rank + 1)
 
 
@@ -112,26 +94,27 @@ def _group_of(ids: pd.Index, wanted: Sequence[str], kind: str) -> np.ndarray:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m sasnet.inference", description=__doc__.split("\n\n")[0])
     parser.add_argument(
-        "--model", default="sasnet_llm", help="a trained model under data/models (default: %(default)s)"
+        "--model", default="sasnet_llm", help="a trained model under data/models, any family (default: %(default)s)"
     )
     commands = parser.add_subparsers(dest="command", required=True)
     predict = commands.add_parser("predict", help="class probabilities of (user, business) pairs")
     predict.add_argument("user_id")
     predict.add_argument("business_ids", nargs="+", metavar="business_id")
-    recommend = commands.add_parser("recommend", help="a user's top-k businesses by P(excellent)")
+    recommend = commands.add_parser("recommend", help="a user's top-k businesses by P(best class)")
     recommend.add_argument("user_id")
     recommend.add_argument("--top-k", type=int, default=10)
     recommend.add_argument("--include-reviewed", action="store_true", help="also rank businesses the user reviewed")
     recommend.add_argument(
-        "--min-business-reviews", type=int, default=None, help="train reviews a business needs (default: the set size)"
+        "--min-business-reviews", type=int, default=5,
+        help="train reviews a business needs to be ranked (default: %(default)s, SASNet's set size)",
     )
     args = parser.parse_args(argv)
     try:
-        recommender = Recommender.load(args.model)
+        trained = TrainedModel.load(args.model)
         if args.command == "predict":
-            table = recommender.predict(args.user_id, args.business_ids)
+            table = trained.predict(args.user_id, args.business_ids)
         else:
-            table = recommender.recommend(args.user_id, args.top_k, args.include_reviewed, args.min_business_reviews)
+            table = trained.recommend(args.user_id, args.top_k, args.include_reviewed, args.min_business_reviews)
     except PipelineError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

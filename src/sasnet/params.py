@@ -2,26 +2,27 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
-from dataclasses import dataclass, fields
-from typing import Literal
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
 import yaml
 
-from sasnet.baselines import SvmConfig
+from sasnet import models
+from sasnet.analysis_configs import ScoringConfig, SignificanceConfig, bootstrap_problems
 from sasnet.config import ParamsError, build
-from sasnet.data.demo import DemoConfig
-from sasnet.data.filtering import FilterConfig
-from sasnet.data.ingest import IngestConfig
-from sasnet.data.sampling import SampleConfig
-from sasnet.data.splitting import SplitConfig
-from sasnet.embeddings.configs import POOLINGS, LlmConfig, MiniLMConfig, QuantizeConfig
-from sasnet.embeddings.normalize import NormalizeConfig
-from sasnet.embeddings.tfidf import TfidfConfig
-from sasnet.models.configs import SasnetConfig
-from sasnet.scoring import ScoringConfig, bootstrap_problems
-from sasnet.stats import SignificanceConfig
+from sasnet.data.configs import DemoConfig, FilterConfig, IngestConfig, SampleConfig, SplitConfig
+from sasnet.embeddings.configs import (
+    POOLINGS,
+    LlmConfig,
+    MiniLMConfig,
+    NormalizeConfig,
+    QuantizeConfig,
+    TfidfConfig,
+)
+from sasnet.errors import PipelineError
 
 PARAMS_FILE = "params.yaml"
 
@@ -39,10 +40,55 @@ class AmazonFiles:
 
 
 @dataclass(frozen=True)
+class RatingsFiles:
+    """A table of ratings without review text (parquet, or CSV by its .csv / .csv.gz name) and the columns read."""
+
+    ratings: str
+    items: str | None  # optional item table, read into businesses.parquet; its id column is item_column
+    user_column: str
+    item_column: str
+    rating_column: str
+    date_column: str | None  # ISO 8601 date strings; at most one of date_column and timestamp_column
+    timestamp_column: str | None  # Unix seconds
+    item_name_column: str | None  # in the item table
+    item_categories_column: str | None  # in the item table: a comma-separated string or a list of names
+
+    def check(self) -> list[str]:
+        problems = []
+        if self.date_column is not None and self.timestamp_column is not None:
+            problems.append("date_column, timestamp_column: give at most one of them (the other null)")
+        if self.items is None:
+            problems += [
+                f"{key}: needs an item table (items is null)"
+                for key in ("item_name_column", "item_categories_column")
+                if getattr(self, key) is not None
+            ]
+        keys = ("user_column", "item_column", "rating_column", "date_column", "timestamp_column")
+        given = [getattr(self, key) for key in keys if getattr(self, key) is not None]
+        if len(set(given)) < len(given):
+            problems.append(f"{', '.join(keys)}: must name different columns (got {given})")
+        return problems
+
+
+@dataclass(frozen=True)
 class DataConfig:
-    source: Literal["demo", "yelp", "amazon"]
+    source: Literal["demo", "yelp", "amazon", "ratings"]  # ratings: no review text, so text-free models only
     yelp: YelpFiles
     amazon: AmazonFiles
+    ratings: RatingsFiles
+
+
+TEXT_FREE_SOURCES = frozenset({"ratings"})  # data.source values whose reviews have no text
+
+
+def require_text(source: str, consequence: str) -> None:
+    """Refuse, before any work, a stage that reads review text when ``data.source`` (``source``) gives none."""
+    if source in TEXT_FREE_SOURCES:
+        raise PipelineError(
+            f"data.source is {source!r}: these reviews have no text, so {consequence}; run the text-free models "
+            "alone: dvc repro train@majority train@star_history train@mf train@bpr (or any models entry of family "
+            "majority, star_history, mf or bpr; hft reads text too)"
+        )
 
 
 @dataclass(frozen=True)
@@ -80,26 +126,22 @@ ENCODER_POOLINGS = {
 
 
 @dataclass(frozen=True)
-class ModelInput:
-    """The review embedding a model reads: an embed.encoders entry and one of its poolings."""
+class ModelEntry:
+    """One model: a family, what it reads, and overrides of the family's params section for this model alone."""
 
-    embedding: str
-    pooling: str
+    family: str  # a folder under src/sasnet/models
+    input: str  # 'split' (the split's reviews: ids, stars, text) or 'normalized/<embed.encoders entry>'
+    pooling: str | None = None  # the embedding's pooling, for an input normalized/<...>
+    overrides: dict[str, Any] = field(default_factory=dict)  # family keys -> this model's values
 
+    @property
+    def embedding(self) -> str | None:
+        """The embed.encoders entry the model reads, or None."""
+        return self.input.removeprefix("normalized/") if self.input.startswith("normalized/") else None
 
-@dataclass(frozen=True)
-class SvmSection(SvmConfig):
-    inputs: dict[str, ModelInput]  # one svm@<name> stage each; the model is called svm_<name>
-
-
-@dataclass(frozen=True)
-class SasnetSection(SasnetConfig):
-    inputs: dict[str, ModelInput]  # one train_sasnet@<name> stage each; the model is called sasnet_<name>
-
-
-def sasnet_config(section: SasnetSection) -> SasnetConfig:
-    """The section's architecture and training fields alone (what a checkpoint records), read field by field."""
-    return SasnetConfig(**{field.name: getattr(section, field.name) for field in fields(SasnetConfig)})
+    def describe(self) -> dict[str, Any]:
+        """The model's input, as model.json and the metrics record it."""
+        return {"family": self.family, "input": self.input, "pooling": self.pooling}
 
 
 @dataclass(frozen=True)
@@ -115,7 +157,9 @@ class EvaluationConfig:
 
 
 @dataclass(frozen=True)
-class Params:
+class PipelineParams:
+    """The pipeline's sections; ``Params`` adds one section per model family (src/sasnet/models/<family>)."""
+
     data: DataConfig
     demo: DemoConfig
     ingest: IngestConfig
@@ -127,32 +171,77 @@ class Params:
     normalize: NormalizeConfig
     scoring: ScoringConfig
     significance: SignificanceConfig
-    svm: SvmSection
-    train_sasnet: SasnetSection
     evaluation: EvaluationConfig
+    models: dict[str, ModelEntry]  # one train@<name> stage each
 
     def check(self) -> list[str]:
-        """Every model input must name an embed.encoders entry and a pooling that encoder writes."""
-        problems = []
-        for section, inputs in (("svm", self.svm.inputs), ("train_sasnet", self.train_sasnet.inputs)):
-            if not inputs:
-                problems.append(f"{section}.inputs: at least one input is needed")
-            for name, entry in inputs.items():
-                where = f"{section}.inputs.{name}"
-                if not re.fullmatch(r"[a-z0-9_]+", name):
-                    problems.append(f"{where}: names must be lower-case letters, digits and _")
-                encoder = self.embed.encoders.get(entry.embedding)
-                if encoder is None:
-                    problems.append(
-                        f"{where}.embedding: {entry.embedding!r} is not an embed.encoders entry; valid values: "
-                        + ", ".join(map(repr, self.embed.encoders))
-                    )
-                elif entry.pooling not in ENCODER_POOLINGS[encoder.encoder]:
-                    problems.append(
-                        f"{where}.pooling: {entry.pooling!r} is not written by encoder {encoder.encoder!r}; valid "
-                        "values: " + ", ".join(map(repr, ENCODER_POOLINGS[encoder.encoder]))
-                    )
+        problems = [] if self.models else ["models: at least one model is needed"]
+        for name, entry in self.models.items():
+            problems += [f"models.{name}{problem}" for problem in self._entry_problems(name, entry)]
         return problems
+
+    def _entry_problems(self, name: str, entry: ModelEntry) -> list[str]:
+        """What is wrong with one models entry, each message starting with '.<key>' or ':'."""
+        if not re.fullmatch(r"[a-z0-9_]+", name):
+            return [": names must be lower-case letters, digits and _"]
+        if entry.family not in models.FAMILIES:
+            return [f".family: got {entry.family!r}; valid values: {', '.join(map(repr, models.FAMILIES))}"]
+        family = models.family(entry.family)
+        problems = []
+        if family.READS_EMBEDDING:
+            encoders = self.embed.encoders
+            encoder = encoders.get(entry.embedding) if entry.embedding else None
+            if encoder is None:
+                problems.append(
+                    f".input: family {entry.family!r} reads an embedding: got {entry.input!r}; valid values: "
+                    + ", ".join(repr(f"normalized/{run}") for run in encoders)
+                )
+            elif entry.pooling not in ENCODER_POOLINGS[encoder.encoder]:
+                problems.append(
+                    f".pooling: got {entry.pooling!r}; encoder {encoder.encoder!r} writes "
+                    + ", ".join(map(repr, ENCODER_POOLINGS[encoder.encoder]))
+                )
+        elif entry.input != "split" or entry.pooling is not None:
+            problems.append(f".input: family {entry.family!r} reads no embedding: use input 'split' and no pooling")
+        keys = [item.name for item in dataclasses.fields(family.Config)]
+        unknown = sorted(set(entry.overrides) - set(keys))
+        if unknown:
+            problems.append(f".overrides: unknown key(s) {unknown}; valid keys: {', '.join(keys) or 'none'}")
+        else:
+            try:
+                model_config(self, name)
+            except ParamsError as error:
+                problems += [f".overrides.{problem}" for problem in error.problems]
+        return problems
+
+
+def plain(value: Any) -> Any:
+    """A built params value back as the plain YAML types ``build`` reads (tuples as lists, mappings as dicts)."""
+    if dataclasses.is_dataclass(value):
+        return {item.name: plain(getattr(value, item.name)) for item in dataclasses.fields(value)}
+    if isinstance(value, tuple):
+        return [plain(item) for item in value]
+    if hasattr(value, "items"):
+        return {key: plain(item) for key, item in value.items()}
+    return value
+
+
+# params.yaml's schema: the pipeline's sections, then one top-level section per model family.
+Params = dataclasses.make_dataclass(
+    "Params",
+    [(name, models.family(name).Config) for name in models.FAMILIES],
+    bases=(PipelineParams,),
+    frozen=True,
+)
+
+
+def model_config(params: Any, name: str) -> Any:
+    """The config of model ``name``: its family's section with the entry's overrides (every field read)."""
+    entry = params.models[name]
+    config_class = models.family(entry.family).Config
+    section = getattr(params, entry.family)
+    merged = {item.name: getattr(section, item.name) for item in dataclasses.fields(config_class)}
+    return build(config_class, plain({**merged, **entry.overrides}))
 
 
 def load_params(path: str | os.PathLike = PARAMS_FILE) -> Params:

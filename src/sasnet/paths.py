@@ -39,15 +39,10 @@ SCORING_DIR = DATA / "scoring"
 CATEGORY_PAIRS = SCORING_DIR / "category_pairs.parquet"
 EMBEDDING_SCORES = METRICS / "embedding_scores.json"
 
-# Models are named <family>_<input key>: svm_tfidf, sasnet_llm (svm.inputs / train_sasnet.inputs keys).
+# Models are named by their key in params.yaml's `models` map.
 MODELS_DIR = DATA / "models"
 PREDICTIONS_DIR = DATA / "predictions"
-LIVE_DIR = Path("dvclive")  # DVCLive training curves, one folder per SASNet model
 RESULTS = Path("results.md")
-
-
-def model_name(family: str, key: str) -> str:
-    return f"{family}_{key}"
 
 
 def model_dir(model: str) -> Path:
@@ -62,5 +57,6 @@ def model_metrics(model: str) -> Path:
     return METRICS / "models" / f"{model}.json"
 
 
-def live_dir(model: str) -> Path:
-    return LIVE_DIR / model
+def training_curves(model: str) -> Path:
+    """Valid (and train) scores by epoch: a DVC plot per model."""
+    return PLOTS / "models" / f"{model}.csv"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 
 import matplotlib
 
@@ -89,19 +90,23 @@ def similarity_heatmaps(matrices: dict[str, pd.DataFrame], title: str, path: str
     save_figure(fig, path)
 
 
-def training_curves(history: pd.DataFrame, best_epoch: int, title: str, path: str | os.PathLike) -> None:
-    """One panel per score (columns ``<split>/<score>`` indexed by epoch), train against valid, best epoch marked."""
-    scores = list(dict.fromkeys(column.split("/", 1)[1] for column in history.columns))
-    fig, axes = plt.subplots(1, len(scores), figsize=(3.6 * len(scores), 3.2), squeeze=False)
-    for ax, score in zip(axes[0], scores):
-        for split in ("train", "valid"):
-            ax.plot(history.index, history[f"{split}/{score}"], label=split, linewidth=1)
-        ax.axvline(best_epoch, color="0.5", linewidth=0.8, linestyle="--", label=f"best epoch ({best_epoch})")
-        ax.set_xlabel("epoch")
-        ax.set_title(score)
-        ax.spines[["top", "right"]].set_visible(False)
-    axes[0, 0].legend(frameon=False, fontsize=8)
-    fig.suptitle(title, y=1.03)  # above the panel titles
+def training_curves(curves: Mapping[str, pd.DataFrame], path: str | os.PathLike) -> None:
+    """One row of panels per model, one panel per score (columns ``<split>/<score>`` indexed by epoch), train
+    against valid, the epoch with the best valid macro-F1 marked (the one early stopping keeps)."""
+    scores = list(dict.fromkeys(column.split("/", 1)[1] for history in curves.values() for column in history.columns))
+    fig, axes = plt.subplots(len(curves), len(scores), figsize=(3.6 * len(scores), 3.0 * len(curves)), squeeze=False)
+    for row, (model, history) in zip(axes, curves.items()):
+        best_epoch = int(history["valid/macro_f1"].idxmax())
+        for ax, score in zip(row, scores):
+            for split in ("train", "valid"):
+                if f"{split}/{score}" in history:
+                    ax.plot(history.index, history[f"{split}/{score}"], label=split, linewidth=1)
+            ax.axvline(best_epoch, color="0.5", linewidth=0.8, linestyle="--", label=f"best epoch ({best_epoch})")
+            ax.set_xlabel("epoch")
+            ax.set_title(f"{model}: {score}", fontsize=9)
+            ax.spines[["top", "right"]].set_visible(False)
+        row[0].legend(frameon=False, fontsize=8)
+    fig.tight_layout()
     save_figure(fig, path)
 
 

@@ -20,13 +20,10 @@ import numpy as np
 import pandas as pd
 
 from sasnet import paths
-from sasnet.classification import confusion_counts
+from sasnet.classification import confusion_counts, paired_bootstrap_difference
 from sasnet.errors import PipelineError
 from sasnet.plots import save_figure
 from sasnet.stats import EXACT_MCNEMAR_BELOW, mcnemar_test
-
-# The foreach stage that writes each family's metrics and predictions, for error messages.
-FAMILY_STAGES = {"svm": "svm", "sasnet": "train_sasnet"}
 
 # Paper Table 1 (embedding scoring), as printed: method -> (NMSE_c, NPR_c, NAE_s, score, normalised score).
 PAPER_TABLE1 = {
@@ -67,22 +64,16 @@ REPORT_KEYS = (
 )
 
 
-def expected_models(svm_inputs: Mapping[str, Any], sasnet_inputs: Mapping[str, Any]) -> dict[str, dict]:
-    """Model name -> family, embedding and pooling, from params' svm.inputs then train_sasnet.inputs."""
-    models = {}
-    for family, inputs in (("svm", svm_inputs), ("sasnet", sasnet_inputs)):
-        for key, spec in inputs.items():
-            models[paths.model_name(family, key)] = {
-                "family": family, "key": key, "embedding": spec.embedding, "pooling": spec.pooling,
-            }
+def expected_models(models: Mapping[str, Any]) -> dict[str, dict]:
+    """Model name -> its family, input and pooling, from params.yaml's ``models`` map."""
     if not models:
-        raise PipelineError("report: no models to compare (svm.inputs and train_sasnet.inputs are both empty)")
-    return models
+        raise PipelineError("report: no models to compare (params.yaml's models map is empty)")
+    return {name: entry.describe() for name, entry in models.items()}
 
 
-def producing_stage(family: str, model: str) -> str:
-    """The DVC stage that trains ``model``, e.g. svm@tfidf for svm_tfidf."""
-    return f"{FAMILY_STAGES[family]}@{model.removeprefix(family + '_')}"
+def producing_stage(model: str) -> str:
+    """The DVC stage that trains ``model``."""
+    return f"train@{model}"
 
 
 def require_output(path: str | os.PathLike, stage: str) -> Path:
@@ -101,16 +92,13 @@ def collect_models(expected: Mapping[str, dict], class_names: Sequence[str]) -> 
     """Each model's metrics JSON, checked against params: same family, input, classes and the report's keys."""
     collected = {}
     for model, spec in expected.items():
-        stage = producing_stage(spec["family"], model)
+        stage = producing_stage(model)
         path = paths.model_metrics(model)
         metrics = read_metrics(path, stage)
         stale = f"rerun `dvc repro {stage}`"
-        written_for = (metrics.get("family"), metrics.get("embedding"), metrics.get("pooling"))
-        wanted = (spec["family"], spec["embedding"], spec["pooling"])
-        if written_for != wanted:
-            raise PipelineError(
-                f"{path} is for (family, embedding, pooling) {written_for}, params ask for {wanted}: {stale}"
-            )
+        written_for = {key: metrics.get(key) for key in spec}
+        if written_for != spec:
+            raise PipelineError(f"{path} is for {written_for}, params ask for {spec}: {stale}")
         for split in ("valid", "test"):
             missing = [key for key in REPORT_KEYS if key not in metrics.get(split, {})]
             if missing:
@@ -132,7 +120,7 @@ def collect_test_predictions(metrics: Mapping[str, dict], class_names: Sequence[
     """
     joined = None
     for model, model_metrics in metrics.items():
-        stage = producing_stage(model_metrics["family"], model)
+        stage = producing_stage(model)
         path = require_output(paths.predictions_file(model), stage)
         frame = pd.read_parquet(path)
         missing = {"review_id", "split", "label", "predicted"} - set(frame.columns)
@@ -160,6 +148,16 @@ def collect_test_predictions(metrics: Mapping[str, dict], class_names: Sequence[
             raise PipelineError(f"{model} and {first} give some test reviews different labels: rerun their stages")
         joined[model] = test["predicted"].reindex(joined.index)
     return joined.reset_index()
+
+
+def iterative_curves(models: Sequence[str]) -> dict[str, pd.DataFrame]:
+    """The per-epoch scores of every model that trained for more than one epoch."""
+    curves = {}
+    for model in models:
+        history = pd.read_csv(require_output(paths.training_curves(model), producing_stage(model)), index_col="epoch")
+        if len(history) > 1:
+            curves[model] = history
+    return curves
 
 
 def holm_adjusted(p_values: Sequence[float]) -> np.ndarray:
@@ -192,6 +190,35 @@ def mcnemar_pairs(predictions: pd.DataFrame) -> list[dict]:
     return pairs
 
 
+def baseline_family_model(metrics: Mapping[str, dict], family: str = "star_history") -> str | None:
+    """The first model of ``family`` (the text-free baseline every text model is judged against), if any."""
+    return next((model for model, m in metrics.items() if m["family"] == family), None)
+
+
+def baseline_comparisons(
+    predictions: pd.DataFrame, baseline: str, n_classes: int, bootstrap_samples: int, seed: int, confidence: float
+) -> list[dict]:
+    """Every other model against ``baseline`` on the same test reviews: McNemar on accuracy and a paired bootstrap
+    interval of the macro-F1 difference, each family of p-values Holm-adjusted over the models compared."""
+    truth = predictions["label"].to_numpy()
+    others = [column for column in predictions.columns if column not in ("review_id", "label", baseline)]
+    rows = []
+    for model in others:
+        predicted, base = predictions[model].to_numpy(), predictions[baseline].to_numpy()
+        rows.append({
+            "model": model,
+            "baseline": baseline,
+            "accuracy_difference": float(np.mean(predicted == truth) - np.mean(base == truth)),
+            "mcnemar_p_value": mcnemar_test(truth, predicted, base)["p_value"],
+            **paired_bootstrap_difference(truth, predicted, base, n_classes, bootstrap_samples, seed, confidence),
+        })
+    for key in ("mcnemar_p_value", "bootstrap_p_value"):
+        if rows and all(row[key] is not None for row in rows):
+            for row, adjusted in zip(rows, holm_adjusted([row[key] for row in rows])):
+                row[f"{key}_holm"] = float(adjusted)
+    return rows
+
+
 def bayes_accuracy(split_summary: Mapping[str, Any], split: str) -> float | None:
     """The Bayes-optimal accuracy realised on ``split``: known on the generated demo data only."""
     oracle = split_summary.get(split, {}).get("oracle")
@@ -213,7 +240,7 @@ def comparison_table(metrics: Mapping[str, dict], split: str, bayes: float | Non
         rows.append({
             "model": model,
             "family": model_metrics["family"],
-            "embedding": model_metrics["embedding"],
+            "input": model_metrics["input"],
             "pooling": model_metrics["pooling"],
             **{key: report[key] for key in ("examples", "accuracy", "accuracy_low", "accuracy_high", "macro_f1",
                                              "macro_f1_low", "macro_f1_high", "weighted_f1", "majority_accuracy")},
@@ -337,10 +364,13 @@ def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     return "\n".join(lines)
 
 
-def paper_classification_row(family: str, embedding: str) -> str | None:
-    """The paper's Table 2 row a model reproduces, from its family and encoder run name."""
+def paper_classification_row(family: str, model_input: str) -> str | None:
+    """The paper's Table 2 row a model reproduces, from its family and input (the encoder run's name)."""
+    embedding = model_input.removeprefix("normalized/")
     if family == "sasnet":
         return "SASNet"
+    if family != "svm":
+        return None
     if embedding == "tfidf":
         return "TF-IDF + SVM"
     if embedding.startswith("llm"):
@@ -356,8 +386,10 @@ def paper_cells(paper: tuple[float, float] | None) -> tuple[str, str]:
 
 
 def describe_input(model_metrics: Mapping[str, Any]) -> str:
-    family = "SVM" if model_metrics["family"] == "svm" else "SASNet"
-    return f"{family} on {model_metrics['embedding']}/{model_metrics['pooling']}"
+    """'<family> on <encoder run>/<pooling>', or '<family> on ratings' for a model that reads no embedding."""
+    if model_metrics["pooling"] is None:
+        return f"{model_metrics['family']} on ratings" + (" and text" if model_metrics["family"] == "hft" else "")
+    return f"{model_metrics['family']} on {model_metrics['input'].removeprefix('normalized/')}/{model_metrics['pooling']}"
 
 
 def embedding_section(scores: Mapping[str, Any]) -> str:
@@ -422,23 +454,23 @@ def classification_section(metrics: Mapping[str, dict], split_summary: Mapping[s
             "",
         ]
     header = ["Model", "Input", "Paper row", "Paper acc.", "Paper F1", "Accuracy [95% CI]", "Macro-F1 [95% CI]",
-              "Weighted-F1", "Majority acc."] + (["Gap to Bayes"] if bayes is not None else [])
+              "Weighted-F1", "RMSE", "Majority acc."] + (["Gap to Bayes"] if bayes is not None else [])
     rows, reproduced = [], set()
     for model, model_metrics in metrics.items():
         report = model_metrics["test"]
-        paper_row = paper_classification_row(model_metrics["family"], model_metrics["embedding"])
+        paper_row = paper_classification_row(model_metrics["family"], model_metrics["input"])
         reproduced.add(paper_row)
         paper = PAPER_TABLE2.get(paper_row)
         rows.append([
             model, describe_input(model_metrics), paper_row or "—",
             *paper_cells(paper),
             with_interval(report, "accuracy"), with_interval(report, "macro_f1"), number(report["weighted_f1"]),
-            number(report["majority_accuracy"]),
+            number(report.get("rmse")), number(report["majority_accuracy"]),
         ] + ([signed(report["accuracy"] - bayes)] if bayes is not None else []))
     for paper_row, paper in PAPER_TABLE2.items():
         if paper_row not in reproduced:
             rows.append(["(not run)", "—", paper_row, *paper_cells(paper), *["—"] * (len(header) - 5)])
-    lines += [markdown_table(header, rows), ""]
+    lines += [markdown_table(header, rows), "", *target_leak_lines(metrics), ""]
 
     valid_bayes = bayes_accuracy(split_summary, "valid")
     first_valid = next(iter(metrics.values()))["valid"]
@@ -514,6 +546,33 @@ def significance_section(significance: Mapping[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def baseline_section(comparisons: list[dict], confidence: float) -> str | None:
+    """Each model against the text-free baseline: the differences a reviewer asks about first."""
+    if not comparisons:
+        return None
+    baseline = comparisons[0]["baseline"]
+    rows = [
+        [row["model"], signed(row["accuracy_difference"]), p_value(row.get("mcnemar_p_value_holm")),
+         signed(row["macro_f1_difference"]) + (
+             f" [{signed(row['macro_f1_difference_low'])}, {signed(row['macro_f1_difference_high'])}]"
+             if row["macro_f1_difference_low"] is not None else ""),
+         p_value(row.get("bootstrap_p_value_holm"))]
+        for row in comparisons
+    ]
+    header = ["Model", "Δ accuracy", "p McNemar (Holm)", f"Δ macro-F1 [{confidence:.0%} paired bootstrap]",
+              "p bootstrap (Holm)"]
+    return "\n".join([
+        f"## Against the text-free baseline (`{baseline}`, test split)",
+        "",
+        f"`{baseline}` reads no text: only the classes of the user's other reviews and of the business's other train "
+        "reviews. Δ is the model minus the baseline on the same test reviews; the macro-F1 interval resamples those "
+        "reviews for both models at once. p-values are Holm-adjusted over the models compared; a bootstrap p-value "
+        "cannot go below 1 / the bootstrap samples (`evaluation.bootstrap_samples`).",
+        "",
+        markdown_table(header, rows),
+    ])
+
+
 def mcnemar_section(pairs: list[dict]) -> str:
     lines = ["## Pairwise McNemar tests (test split)", ""]
     if not pairs:
@@ -535,28 +594,45 @@ def mcnemar_section(pairs: list[dict]) -> str:
     return "\n".join(lines + [markdown_table(header, rows)])
 
 
-# Where each family's metrics record how the model was fitted, and what the paper says about it.
-FIT_FACTS = {
-    "svm": ("svm", "SVM fits", ""),
-    "sasnet": ("training", "SASNet training",
-               "The paper reports about 3.3M parameters at its settings (3072-dim Phi-3 inputs, hidden 256)."),
+def target_leak_lines(metrics: Mapping[str, dict]) -> list[str]:
+    """The inflation the paper's likely SVM protocol (the target averaged into its own means) buys, per input."""
+    leak_free = {(m["input"], m["pooling"]): model for model, m in metrics.items()
+                 if m["family"] == "svm" and not m["fit"]["include_target"]}
+    lines = []
+    for model, m in metrics.items():
+        baseline = leak_free.get((m["input"], m["pooling"]))
+        if m["family"] != "svm" or not m["fit"]["include_target"] or baseline is None:
+            continue
+        gain = {key: m["test"][key] - metrics[baseline]["test"][key] for key in ("accuracy", "macro_f1")}
+        lines.append(
+            f"Target leak (`{model}`: the SVM protocol the paper most likely used, each review averaged into its own "
+            f"user and business means) against the leak-free `{baseline}`: test accuracy {signed(gain['accuracy'])}, "
+            f"macro-F1 {signed(gain['macro_f1'])}. Never the default."
+        )
+    return lines
+
+
+# What the paper says about a family's fit, beside the facts its models record.
+FIT_NOTES = {
+    "sasnet": "The paper reports about 3.3M parameters at its settings (3072-dim Phi-3 inputs, hidden 256).",
 }
 
 
 def fit_section(metrics: Mapping[str, dict]) -> str | None:
     """One table per family of the scalar facts its models record about their fit (convergence, epochs, size)."""
     lines = []
-    for family, (key, title, note) in FIT_FACTS.items():
-        facts = {model: m[key] for model, m in metrics.items()
-                 if m["family"] == family and isinstance(m.get(key), dict)}
+    for family in dict.fromkeys(m["family"] for m in metrics.values()):
+        facts = {model: m["fit"] for model, m in metrics.items() if m["family"] == family}
         columns = list(dict.fromkeys(
             name for fitted in facts.values() for name, value in fitted.items()
             if value is None or isinstance(value, (int, float, str, bool))
         ))
         if columns:
+            note = FIT_NOTES.get(family)
             rows = [[model, *(cell(fitted.get(name)) for name in columns)] for model, fitted in facts.items()]
-            lines += [f"### {title}", "", *([note, ""] if note else []), markdown_table(["Model", *columns], rows), ""]
-    return "\n".join(["## Fitting", "", *lines]).rstrip() if lines else None
+            lines += [f"### {family}", "", *([note, ""] if note else []), markdown_table(["Model", *columns], rows), ""]
+    lines += ["![Training curves of the models that train by epoch](plots/training_curves.png)"]
+    return "\n".join(["## Fitting", "", *lines]).rstrip()
 
 
 def cell(value: Any) -> str:
@@ -572,8 +648,11 @@ def render_results(
     significance: Mapping[str, Any],
     split_summary: Mapping[str, Any],
     pairs: list[dict],
+    comparisons: list[dict],
+    confidence: float,
 ) -> str:
-    """results.md: the paper's Tables 1-3 beside this run's, McNemar tests, per-class scores and training facts."""
+    """results.md: the paper's Tables 1-3 beside this run's, the text-free baseline comparison, McNemar tests,
+    per-class scores and training facts."""
     header = "\n".join([
         "# Results",
         "",
@@ -588,6 +667,7 @@ def render_results(
         header,
         embedding_section(embedding_scores),
         classification_section(metrics, split_summary),
+        baseline_section(comparisons, confidence),
         mcnemar_section(pairs),
         per_class_section(metrics, class_names),
         significance_section(significance),

@@ -41,7 +41,7 @@ import scipy.sparse as sp
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 
-from sasnet.data.splitting import SPLITS
+from sasnet.analysis_configs import ScoringConfig
 from sasnet.errors import PipelineError
 
 Matrix = np.ndarray | sp.csr_matrix
@@ -52,44 +52,6 @@ PAPER_WEIGHTS = np.array([-0.25, 0.25, -0.5])  # on NMSE_c, NPR_c, NAE_s
 SCORE_COLUMNS = ("score", "score_normalised")
 MIN_CATEGORIES = 3  # three categories give three pairs, the fewest a correlation can be computed on
 SENTIMENT_GROUPS = 2  # rows 0 and 1 of the group indicator: negative class, positive class
-
-
-@dataclass(frozen=True)
-class ProbeConfig:
-    C: float  # inverse L2 regularisation strength of the logistic regression
-    max_iter: int
-
-    def check(self) -> list[str]:
-        problems = []
-        if self.C <= 0:
-            problems.append(f"C: must be > 0 (got {self.C})")
-        if self.max_iter < 1:
-            problems.append(f"max_iter: must be >= 1 (got {self.max_iter})")
-        return problems
-
-
-@dataclass(frozen=True)
-class ScoringConfig:
-    score_splits: list[str]  # the reviews the sentiment and category metrics use; all three reproduce the paper
-    negative_class: str  # the sentiment cosine is between the mean embeddings of these two classes
-    positive_class: str
-    min_reviews_per_category: int
-    bootstrap_samples: int  # 0 skips the intervals
-    bootstrap_seed: int
-    confidence: float  # of the percentile intervals
-    probe: ProbeConfig
-
-    def check(self) -> list[str]:
-        problems = []
-        if not self.score_splits or len(set(self.score_splits)) != len(self.score_splits) or not set(
-            self.score_splits
-        ) <= set(SPLITS):
-            problems.append(f"score_splits: distinct names among {', '.join(SPLITS)} (got {list(self.score_splits)})")
-        if self.negative_class == self.positive_class:
-            problems.append(f"negative_class: must differ from positive_class (both {self.negative_class!r})")
-        if self.min_reviews_per_category < 1:
-            problems.append(f"min_reviews_per_category: must be >= 1 (got {self.min_reviews_per_category})")
-        return problems + bootstrap_problems(self.bootstrap_samples, self.confidence)
 
 
 @dataclass(frozen=True)
@@ -300,14 +262,6 @@ def composite_scores(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarra
     normalised = min_max(raw, axis=-2)
     score = paper_score(normalised)
     return normalised, score, min_max(score, axis=-1)
-
-
-def bootstrap_problems(bootstrap_samples: int, confidence: float) -> list[str]:
-    """The params rules of every section with bootstrap intervals (``check`` messages)."""
-    problems = [] if bootstrap_samples >= 0 else [f"bootstrap_samples: must be >= 0 (got {bootstrap_samples})"]
-    if not 0 < confidence < 1:
-        problems.append(f"confidence: must be in (0, 1) (got {confidence})")
-    return problems
 
 
 def percentile_interval(replicates: np.ndarray, confidence: float) -> tuple[np.ndarray, np.ndarray]:

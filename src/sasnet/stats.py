@@ -9,23 +9,14 @@ evidence; read their p-values as optimistic.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
-
 import numpy as np
 import pandas as pd
 from scipy import stats
 
+from sasnet.analysis_configs import SignificanceConfig
 from sasnet.scoring import pearson
 
 EXACT_MCNEMAR_BELOW = 25  # discordant pairs under which the chi-square approximation is poor
-
-
-@dataclass(frozen=True)
-class SignificanceConfig:
-    # independent: Fisher z for two correlations from independent samples (the paper's Table 3);
-    # dependent: Meng-Rosenthal-Rubin, for two correlations with the same reference on the same pairs (correct here)
-    correlation_test: Literal["independent", "dependent"]
 
 
 def mse_f_test(mse_a: float, mse_b: float, n: int) -> dict:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,13 +28,14 @@ from scipy.optimize import brentq
 from scipy.special import ndtr, ndtri
 
 from sasnet.data import yelp_vocabulary as vocab
+from sasnet.data.configs import DemoConfig
+from sasnet.data.splitting import star_to_class
 from sasnet.io import atomic_path
 
 REVIEW_COLUMNS = ("review_id", "user_id", "business_id", "stars", "useful", "funny", "cool", "text", "date")
 BUSINESS_COLUMNS = ("business_id", "name", "address", "city", "state", "postal_code", "latitude", "longitude",
                     "stars", "review_count", "is_open", "attributes", "categories", "hours")
 # The SASNet task's classes as star ranges (inclusive).
-CLASS_STARS = {"bad": (1, 3), "good": (4, 4), "excellent": (5, 5)}
 
 _MAIN_NAMES = tuple(vocab.MAIN_CATEGORIES)
 _N_SLOTS = len(vocab.ASPECT_SLOTS)
@@ -41,74 +43,12 @@ _UNIFORMS_PER_REVIEW = 64  # more than one review's text ever consumes
 _WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
 
-@dataclass(frozen=True)
-class DemoConfig:
-    seed: int
-    n_users: int
-    n_businesses: int
-    # Reviews per user: lognormal with this median and log-sd (the heavy tail), capped at n_businesses.
-    user_reviews_median: float
-    user_reviews_log_sd: float
-    # Log-sd of business popularity: how unevenly reviews spread over businesses.
-    business_popularity_log_sd: float
-    # How strongly a user's category taste steers which businesses they review.
-    category_choice_strength: float
-    # Latent utility terms (standard deviations) and the rating noise.
-    quality_sd: float
-    harshness_sd: float
-    aspect_sd: float
-    aspect_taste_concentration: float  # Dirichlet concentration of a user's aspect weights; small = picky
-    category_taste_sd: float
-    noise_sd: float
-    # Text: noise of an aspect remark's tone around the business's aspect quality, and of the verdict's tone
-    # around the stars (in star steps).
-    mention_tone_sd: float
-    verdict_tone_sd: float
-    # Share of a user's reviews that state how demanding they are, and that statement's noise (in harshness sds).
-    disposition_rate: float
-    disposition_tone_sd: float
-    min_words: int
-    max_words: int
-    star_shares: list[float]  # target share of 1..5 stars
-    first_year: int
-    last_year: int
-
-    def check(self) -> list[str]:
-        problems = []
-        if self.n_users < 10:
-            problems.append("n_users: must be >= 10")
-        if self.n_businesses < 10:
-            problems.append("n_businesses: must be >= 10")
-        if self.user_reviews_median < 1:
-            problems.append("user_reviews_median: must be >= 1")
-        for name in ("user_reviews_log_sd", "business_popularity_log_sd", "category_choice_strength", "quality_sd",
-                     "harshness_sd", "aspect_sd", "category_taste_sd", "mention_tone_sd", "verdict_tone_sd",
-                     "disposition_tone_sd"):
-            if getattr(self, name) < 0:
-                problems.append(f"{name}: must be >= 0")
-        if self.noise_sd <= 0:
-            problems.append("noise_sd: must be > 0 (star probabilities need rating noise)")
-        if not 0 <= self.disposition_rate <= 1:
-            problems.append("disposition_rate: must be in [0, 1]")
-        if self.aspect_taste_concentration <= 0:
-            problems.append("aspect_taste_concentration: must be > 0")
-        if not 10 <= self.min_words < self.max_words:
-            problems.append("min_words: must be >= 10 and below max_words")
-        if len(self.star_shares) != 5 or any(s <= 0 for s in self.star_shares):
-            problems.append("star_shares: must be five positive shares for 1..5 stars")
-        elif abs(sum(self.star_shares) - 1) > 1e-6:
-            problems.append(f"star_shares: must sum to 1, got {sum(self.star_shares):.6f}")
-        if self.first_year > self.last_year:
-            problems.append("first_year: must not be after last_year")
-        return problems
-
-
 @dataclass
 class DemoDataset:
     reviews: pd.DataFrame  # Yelp review schema, REVIEW_COLUMNS
     businesses: pd.DataFrame  # Yelp business schema, BUSINESS_COLUMNS; only businesses with reviews
     truth: pd.DataFrame  # per review: utility_mean, p_star_1..p_star_5 and the latent terms behind them
-    oracle: dict  # Bayes-optimal accuracy of the 3-class task given the latents, JSON-ready
+    star_thresholds: np.ndarray  # the ordered-probit cut points between 1..5 stars
 
 
 def generate_demo(config: DemoConfig) -> DemoDataset:
@@ -175,7 +115,7 @@ def generate_demo(config: DemoConfig) -> DemoDataset:
         reviews=reviews,
         businesses=_business_table(rng, shops, business, stars),
         truth=truth,
-        oracle=_oracle(star_probs, stars, thresholds),
+        star_thresholds=thresholds,
     )
 
 
@@ -271,25 +211,25 @@ def _calibrate_thresholds(utility_mean: np.ndarray, noise_sd: float, star_shares
                      for c in cumulative])
 
 
-def _class_probabilities(star_probs: np.ndarray) -> np.ndarray:
-    return np.stack([star_probs[:, lo - 1:hi].sum(axis=1) for lo, hi in CLASS_STARS.values()], axis=1)
-
-
-def _oracle(star_probs: np.ndarray, stars: np.ndarray, thresholds: np.ndarray) -> dict:
-    class_probs = _class_probabilities(star_probs)
-    labels = np.select([(stars >= lo) & (stars <= hi) for lo, hi in CLASS_STARS.values()], range(len(CLASS_STARS)))
-    class_shares = np.bincount(labels, minlength=len(CLASS_STARS)) / len(labels)
+def demo_oracle(dataset: DemoDataset, bins: Mapping[str, Sequence[int]]) -> dict:
+    """Bayes-optimal accuracy of the task ``bins`` defines (class -> its stars, as split.bins), on the whole demo."""
+    stars = dataset.reviews["stars"].to_numpy(dtype=np.int64)
+    star_probs = dataset.truth[[f"p_star_{k}" for k in range(1, 6)]].to_numpy()
+    class_probs = np.stack([star_probs[:, np.asarray(members) - 1].sum(axis=1) for members in bins.values()], axis=1)
+    labels = star_to_class(bins)[stars]
+    class_shares = np.bincount(labels, minlength=len(bins)) / len(labels)
     return {
-        "definition": ("Bayes-optimal 3-class accuracy given the latents (bad <=3, good 4, excellent 5 stars): "
+        "definition": (f"Bayes-optimal accuracy of the {len(bins)}-class task of split.bins given the latents: "
                        "predict the class with the largest P(class | latents). expected = mean of that largest "
                        "probability; realised = accuracy of the rule on the generated labels."),
+        "bins": {name: list(members) for name, members in bins.items()},
         "n_reviews": int(len(labels)),
         "bayes_accuracy_expected": float(class_probs.max(axis=1).mean()),
         "bayes_accuracy_realised": float((class_probs.argmax(axis=1) == labels).mean()),
         "majority_class_accuracy": float(class_shares.max()),
-        "class_shares": dict(zip(CLASS_STARS, class_shares.tolist())),
+        "class_shares": dict(zip(bins, class_shares.tolist())),
         "star_shares": {str(k): float((stars == k).mean()) for k in range(1, 6)},
-        "star_thresholds": thresholds.tolist(),
+        "star_thresholds": dataset.star_thresholds.tolist(),
     }
 
 

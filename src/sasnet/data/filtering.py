@@ -6,28 +6,11 @@ enough; the loop stops when a round removes nothing.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import pandas as pd
 
+from sasnet.data.configs import FilterConfig
 from sasnet.errors import PipelineError
-
-
-@dataclass(frozen=True)
-class FilterConfig:
-    min_user_reviews: int
-    min_business_reviews: int
-
-    def check(self) -> list[str]:
-        return [
-            f"{name}: must be >= 1 (got {value})"
-            for name, value in (
-                ("min_user_reviews", self.min_user_reviews),
-                ("min_business_reviews", self.min_business_reviews),
-            )
-            if value < 1
-        ]
 
 
 def kcore_mask(

@@ -4,6 +4,11 @@ Sources: the Yelp Open Dataset (``yelp_academic_dataset_review.json`` and ``yelp
 and McAuley's Amazon 5-core reviews with optional item metadata, where items stand in for businesses. All are
 JSON lines, plain or gzipped. Output rows keep the order of the input lines.
 
+A third source has no review text: a ratings table (parquet or CSV, MovieLens or yelp-core40 say) with an optional
+item table, read by the column names of ``data.ratings``. Each row becomes one JSON line of the columns read, so the
+rules and the quarantine below apply to it as to a file's line; its line number is its row number (1 is the first
+data row). Its reviews' text is empty: only the text-free models can use them (``sasnet.params.require_text``).
+
 A line that cannot become a clean row is skipped, counted by reason and written to ``quarantine.jsonl`` (file,
 line number, reason, a short detail and the raw line cut to ``quarantine_max_chars``). The reasons:
 
@@ -14,13 +19,18 @@ line number, reason, a short detail and the raw line cut to ``quarantine_max_cha
 ``missing_field``    a required field is absent or null, or an id is empty
 ``bad_field_type``   a field has the wrong type
 ``bad_stars``        the rating is not a whole number from 1 to 5
-``empty_text``       the review text is empty or whitespace
+``empty_text``       the review text is empty or whitespace (not for the ratings source, which has none)
 ``bad_date``         the date does not parse
 ``duplicate_id``     an earlier line of the same file was accepted with this review (or business) id
 ``unknown_business`` the business (item) is not among the accepted business (metadata) rows
 ===================  ==========================================================================================
 
-Memory does not grow with the file: one chunk of lines is held at a time and rows go straight to a ParquetWriter.
+HTML entities in review text (McAuley's Amazon text has ``&quot;``, ``&amp;``, ``&#39;``), and in Amazon item
+titles, are unescaped exactly once, before the text is checked; the metrics count the accepted rows that changed. A
+UTF-8 byte-order mark before a file's first line is dropped.
+
+Memory does not grow with the file: one chunk of lines (or one batch of table rows) is held at a time and rows go
+straight to a ParquetWriter.
 What does grow is 8 bytes per distinct review, user and business id (see ``_IdHashes``), and, for Amazon without
 metadata, the distinct item ids themselves.
 """
@@ -30,6 +40,7 @@ from __future__ import annotations
 import ast
 import contextlib
 import gzip
+import html
 import itertools
 import json
 import time
@@ -44,11 +55,14 @@ from typing import IO, Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 from tqdm import tqdm
 
+from sasnet.data.configs import IngestConfig
 from sasnet.errors import PipelineError
 from sasnet.io import atomic_path
+from sasnet.params import TEXT_FREE_SOURCES, RatingsFiles
 
 REVIEWS_FILE = "reviews.parquet"
 BUSINESSES_FILE = "businesses.parquet"
@@ -76,31 +90,10 @@ BUSINESS_SCHEMA = pa.schema(
 
 _PARQUET_COMPRESSION = "zstd"
 _GZIP_MAGIC = b"\x1f\x8b"
+_UTF8_BOM = b"\xef\xbb\xbf"
 _VALID_STARS = frozenset({1, 2, 3, 4, 5})  # 4.0 == 4 and hashes alike, so whole-number floats pass too
 _DETAIL_MAX_CHARS = 120
 _TOP_REASONS_SHOWN = 3
-
-
-@dataclass(frozen=True)
-class IngestConfig:
-    """The ``ingest`` section of params.yaml."""
-
-    chunk_lines: int
-    """Lines parsed per chunk. Bounds memory (a few KB per Yelp line) and is the parquet row-group size."""
-    max_rejected_fraction: float
-    """Fail when more than this fraction of the review lines is quarantined: that is a wrong file, not noise."""
-    quarantine_max_chars: int
-    """Characters of each rejected raw line kept in the quarantine file."""
-
-    def check(self) -> list[str]:
-        problems = []
-        if self.chunk_lines < 1:
-            problems.append(f"chunk_lines: must be at least 1, got {self.chunk_lines}")
-        if not 0.0 <= self.max_rejected_fraction <= 1.0:
-            problems.append(f"max_rejected_fraction: must be between 0 and 1, got {self.max_rejected_fraction}")
-        if self.quarantine_max_chars < 0:
-            problems.append(f"quarantine_max_chars: must be at least 0, got {self.quarantine_max_chars}")
-        return problems
 
 
 class IngestError(PipelineError):
@@ -135,9 +128,40 @@ def ingest_amazon(review_path: Path, metadata_path: Path | None, out_dir: Path, 
     return _ingest("amazon", review_path, _AMAZON_REVIEWS, metadata_path, _AMAZON_ITEMS, Path(out_dir), config)
 
 
+def ingest_ratings(files: RatingsFiles, out_dir: Path, config: IngestConfig) -> dict:
+    """Ingest a ratings table without text (and its item table, when given) into ``out_dir``; return the metrics.
+
+    Every review's text is empty, and so is its date when the table has neither a date nor a timestamp column.
+    Without an item table the businesses are the rated items, in order of first rating, with no name or categories.
+    Rows keep the table's order, so ratings of one user within one second (MovieLens has many) keep the table's
+    order as their tie order; nothing downstream sorts by time today.
+    """
+    ratings_path = Path(files.ratings)
+    _require_file(ratings_path, "data.ratings.ratings", "ratings table")
+    items_path = None
+    if files.items is not None:
+        items_path = Path(files.items)
+        _require_file(items_path, "data.ratings.items", "item table")
+    review_format, item_format = _ratings_formats(files)
+    _require_columns(ratings_path, review_format.table_columns)
+    if items_path is not None:
+        _require_columns(items_path, item_format.table_columns)
+    return _ingest("ratings", ratings_path, review_format, items_path, item_format, Path(out_dir), config)
+
+
 def _require_file(path: Path, param: str, what: str) -> None:
     if not path.is_file():
         raise IngestError(f"{what} not found: {path.absolute()}. Set `{param}` in params.yaml to the file's path.")
+
+
+def _require_columns(path: Path, columns: tuple[str, ...]) -> None:
+    names = _table_column_names(path)
+    missing = [column for column in columns if column not in names]
+    if missing:
+        raise IngestError(
+            f"{path} has no column {', '.join(map(repr, missing))}; its columns: {', '.join(names)}. Set the "
+            "`data.ratings.*_column` keys in params.yaml to its column names."
+        )
 
 
 # --- Record mappings: one parsed JSON object -> one output row, or _Rejected -----------------------------------
@@ -310,15 +334,82 @@ class _LineFormat:
     schema: pa.Schema
     parse: Callable[[str], Any]
     to_row: Callable[[dict], tuple]
+    html_fields: tuple[str, ...] = ()
+    """Record keys whose text may carry HTML entities, unescaped before ``to_row`` sees them."""
+    number_fields: tuple[str, ...] = ()
+    """Record keys whose text, when it reads as a number, becomes that number before ``to_row`` sees it."""
+    table_columns: tuple[str, ...] = ()
+    """For a parquet or CSV table, the columns read, each row becoming one JSON line; empty for JSON lines."""
 
 
-_YELP_REVIEWS = _LineFormat(REVIEW_SCHEMA, json.loads, _yelp_review)
+_YELP_REVIEWS = _LineFormat(REVIEW_SCHEMA, json.loads, _yelp_review, html_fields=("text",))
 _YELP_BUSINESSES = _LineFormat(BUSINESS_SCHEMA, json.loads, _yelp_business)
-_AMAZON_REVIEWS = _LineFormat(REVIEW_SCHEMA, json.loads, _amazon_review)
-_AMAZON_ITEMS = _LineFormat(BUSINESS_SCHEMA, _json_or_python_literal, _amazon_item)
+_AMAZON_REVIEWS = _LineFormat(REVIEW_SCHEMA, json.loads, _amazon_review, html_fields=("reviewText",))
+_AMAZON_ITEMS = _LineFormat(BUSINESS_SCHEMA, _json_or_python_literal, _amazon_item, html_fields=("title",))
 
 
-def _line_to_row(raw: bytes, line_format: _LineFormat) -> tuple:
+def _table_id(record: dict, key: str) -> str:
+    """Tables often hold ids as integers (MovieLens): those become their decimal strings."""
+    value = record.get(key)
+    return str(value) if type(value) is int else _id(record, key)
+
+
+def _ratings_formats(files: RatingsFiles) -> tuple[_LineFormat, _LineFormat]:
+    """The formats of the ratings table's rows and of the item table's, by the column names of ``files``."""
+    user, item, rating = files.user_column, files.item_column, files.rating_column
+    date, timestamp = files.date_column, files.timestamp_column
+    name, categories = files.item_name_column, files.item_categories_column
+
+    def review(record: dict) -> tuple:
+        user_id, item_id = _table_id(record, user), _table_id(record, item)
+        moment = _iso_date(record, date) if date else _unix_date(record, timestamp) if timestamp else ""
+        # No review ids, as for Amazon: a user rates an item once, so the pair is one and a repeat is a duplicate.
+        return (f"{user_id}_{item_id}", user_id, item_id, _stars(record, rating), "", moment)
+
+    def item_row(record: dict) -> tuple:
+        item_name = _optional_text(record, name) if name else ""
+        item_categories = _categories(record, categories) if categories else ""
+        return (_table_id(record, item), item_name, item_categories, "", "")
+
+    # CSV cells are all read as text (see _table_batches): the numbers are read back from it.
+    numbers = tuple(column for column in (rating, timestamp) if column)
+    review_columns = tuple(column for column in (user, item, rating, date, timestamp) if column)
+    item_columns = tuple(column for column in (item, name, categories) if column)
+    return (
+        _LineFormat(REVIEW_SCHEMA, json.loads, review, number_fields=numbers, table_columns=review_columns),
+        _LineFormat(BUSINESS_SCHEMA, json.loads, item_row, table_columns=item_columns),
+    )
+
+
+def _unescape_html(record: dict, keys: tuple[str, ...]) -> bool:
+    """Unescape the string values of ``keys`` in place; return whether any changed.
+
+    Once only: a double-escaped ``&amp;quot;`` is taken to be the text ``&quot;``. Entities of surrogates become
+    U+FFFD, so this adds no unpaired surrogate.
+    """
+    changed = False
+    for key in keys:
+        value = record.get(key)
+        if type(value) is str and "&" in value:
+            unescaped = html.unescape(value)
+            if unescaped != value:
+                record[key] = unescaped
+                changed = True
+    return changed
+
+
+def _read_numbers(record: dict, keys: tuple[str, ...]) -> None:
+    """Replace, in place, the string values of ``keys`` that read as numbers by those numbers; leave the others for
+    ``to_row`` to reject."""
+    for key in keys:
+        value = record.get(key)
+        if type(value) is str:
+            with contextlib.suppress(ValueError):
+                record[key] = float(value)  # whole floats pass as stars, and as Unix times to the second
+
+
+def _line_to_row(raw: bytes, line_format: _LineFormat) -> tuple[tuple, bool]:
+    """The row of one line, and whether HTML entities were unescaped in it."""
     try:
         line = raw.decode("utf-8")
     except UnicodeDecodeError as error:
@@ -329,11 +420,14 @@ def _line_to_row(raw: bytes, line_format: _LineFormat) -> tuple:
         raise _Rejected("malformed_json", _shorten(str(error))) from None
     if not isinstance(record, dict):
         raise _Rejected("not_an_object", f"got {_describe(record)}")
+    # Before to_row, so that text made only of entities such as &nbsp; is rejected as empty.
+    unescaped = _unescape_html(record, line_format.html_fields)
+    _read_numbers(record, line_format.number_fields)
     row = line_format.to_row(record)
     # Only a \u (or Python \U) escape can produce a lone surrogate, so other lines skip the check.
     if "\\u" in line or "\\U" in line:
         _require_encodable(row, line_format.schema)
-    return row
+    return row, unescaped
 
 
 def _require_encodable(row: tuple, schema: pa.Schema) -> None:
@@ -415,6 +509,7 @@ class _FileReport:
     lines_read: int = 0
     blank_lines: int = 0
     accepted: int = 0
+    html_unescaped: int = 0
     rejected: Counter = field(default_factory=Counter)
 
     @property
@@ -428,6 +523,7 @@ class _FileReport:
             "lines_read": self.lines_read,
             "blank_lines": self.blank_lines,
             "accepted": self.accepted,
+            "html_unescaped": self.html_unescaped,
             "rejected": dict(sorted(self.rejected.items())),
             "rejected_total": sum(self.rejected.values()),
             "rejected_fraction": self.rejected_fraction,
@@ -447,17 +543,72 @@ def _open_lines(path: Path) -> Iterator[tuple[IO[bytes], Callable[[], int]]]:
 
 
 def _chunks(lines: IO[bytes], chunk_lines: int, path: Path) -> Iterator[list[bytes]]:
-    lines_before = 0
+    lines_read = 0
     while True:
+        chunk: list[bytes] = []
         try:
-            chunk = list(itertools.islice(lines, chunk_lines))
+            # extend() keeps the lines it got before an error, so the message counts this chunk's readable lines.
+            chunk.extend(itertools.islice(lines, chunk_lines))
         except (OSError, EOFError, zlib.error) as error:
-            message = f"cannot read {path} after line {lines_before:,}: {error} (a truncated download?)"
+            message = f"cannot read {path} after line {lines_read + len(chunk):,}: {error} (a truncated download?)"
             raise IngestError(message) from None
         if not chunk:
             return
-        lines_before += len(chunk)
+        if lines_read == 0 and chunk[0].startswith(_UTF8_BOM):
+            # Many Windows tools start UTF-8 files with one; json.loads would reject the first line for it.
+            chunk[0] = chunk[0][len(_UTF8_BOM) :]
+        lines_read += len(chunk)
         yield chunk
+
+
+def _line_chunks(path: Path, chunk_lines: int) -> Iterator[list[bytes]]:
+    """The lines of a JSON-lines file, chunk by chunk, with a progress bar over the bytes on disk."""
+    with (
+        _open_lines(path) as (lines, position),
+        tqdm(total=path.stat().st_size, unit="B", unit_scale=True, desc=f"ingest {path.name}") as progress,
+    ):
+        for chunk in _chunks(lines, chunk_lines, path):
+            yield chunk
+            progress.update(position() - progress.n)
+
+
+def _is_csv(path: Path) -> bool:
+    return path.name.lower().endswith((".csv", ".csv.gz"))
+
+
+def _table_column_names(path: Path) -> list[str]:
+    try:
+        if _is_csv(path):
+            with pa_csv.open_csv(path) as reader:
+                return reader.schema.names
+        return pq.read_schema(path).names
+    except (pa.ArrowException, OSError) as error:
+        raise IngestError(f"cannot read {path} as a {'CSV' if _is_csv(path) else 'parquet'} table: {error}") from None
+
+
+def _table_batches(path: Path, columns: tuple[str, ...], batch_rows: int) -> Iterator[pa.RecordBatch]:
+    if _is_csv(path):
+        # Every cell as text (empty: null), so that one bad cell rejects its row, not the whole file.
+        options = pa_csv.ConvertOptions(
+            column_types=dict.fromkeys(columns, pa.string()), include_columns=list(columns), strings_can_be_null=True
+        )
+        with pa_csv.open_csv(path, convert_options=options) as reader:  # batches of about 1 MB of CSV
+            yield from reader
+    else:
+        yield from pq.ParquetFile(path).iter_batches(batch_size=batch_rows, columns=list(columns))
+
+
+def _table_chunks(path: Path, columns: tuple[str, ...], chunk_rows: int) -> Iterator[list[bytes]]:
+    """A table's rows, ``columns`` only, as JSON lines, batch by batch, with a progress bar over the rows."""
+    rows = None if _is_csv(path) else pq.ParquetFile(path).metadata.num_rows
+    with tqdm(total=rows, unit=" rows", desc=f"ingest {path.name}") as progress:
+        try:
+            for batch in _table_batches(path, columns, chunk_rows):
+                # default=str: temporal cells become ISO 8601 text, which the date rule reads
+                yield [json.dumps(row, ensure_ascii=False, default=str).encode() for row in batch.to_pylist()]
+                progress.update(batch.num_rows)
+        except (pa.ArrowException, OSError) as error:
+            raise IngestError(f"cannot read {path} after row {progress.n:,}: {error}") from None
 
 
 _Rejection = tuple[int, str, str]  # line number, reason, detail
@@ -465,10 +616,12 @@ _Rejection = tuple[int, str, str]  # line number, reason, detail
 
 def _parse_lines(
     chunk: list[bytes], first_line_number: int, line_format: _LineFormat
-) -> tuple[list[tuple], list[int], list[_Rejection], int]:
-    """Rows of the chunk's good lines with their line numbers, the rejected lines, and the number of blank lines."""
+) -> tuple[list[tuple], list[int], list[bool], list[_Rejection], int]:
+    """Rows of the chunk's good lines with their line numbers and whether HTML was unescaped in each, the rejected
+    lines, and the number of blank lines."""
     rows: list[tuple] = []
     row_line_numbers: list[int] = []
+    row_unescaped: list[bool] = []
     rejections: list[_Rejection] = []
     blank_lines = 0
     for line_number, raw in enumerate(chunk, first_line_number):
@@ -476,11 +629,14 @@ def _parse_lines(
             blank_lines += 1
             continue
         try:
-            rows.append(_line_to_row(raw, line_format))
-            row_line_numbers.append(line_number)
+            row, unescaped = _line_to_row(raw, line_format)
         except _Rejected as rejected:
             rejections.append((line_number, rejected.reason, rejected.detail))
-    return rows, row_line_numbers, rejections, blank_lines
+            continue
+        rows.append(row)
+        row_line_numbers.append(line_number)
+        row_unescaped.append(unescaped)
+    return rows, row_line_numbers, row_unescaped, rejections, blank_lines
 
 
 def _check_ids(
@@ -522,14 +678,19 @@ def _ingest_lines(
     """Stream ``path`` into the parquet file ``destination``; return the report and the accepted ids."""
     report = _FileReport(path)
     accepted_ids = _IdHashes()
+    if line_format.table_columns:
+        chunks = _table_chunks(path, line_format.table_columns, config.chunk_lines)
+    else:
+        chunks = _line_chunks(path, config.chunk_lines)
     with (
-        _open_lines(path) as (lines, position),
+        contextlib.closing(chunks),
         pq.ParquetWriter(destination, line_format.schema, compression=_PARQUET_COMPRESSION) as writer,
-        tqdm(total=path.stat().st_size, unit="B", unit_scale=True, desc=f"ingest {path.name}") as progress,
     ):
-        for chunk in _chunks(lines, config.chunk_lines, path):
+        for chunk in chunks:
             first_line_number = report.lines_read + 1
-            rows, row_line_numbers, rejections, blank_lines = _parse_lines(chunk, first_line_number, line_format)
+            rows, row_line_numbers, row_unescaped, rejections, blank_lines = _parse_lines(
+                chunk, first_line_number, line_format
+            )
             columns = list(zip(*rows)) or [()] * len(line_format.schema)
             keep, id_rejections = _check_ids(
                 columns, row_line_numbers, line_format.schema, accepted_ids, known_businesses
@@ -544,9 +705,9 @@ def _ingest_lines(
                 report.rejected[reason] += 1
                 quarantine.write(path, line_number, reason, detail, chunk[line_number - first_line_number])
             report.accepted += int(keep.sum())
+            report.html_unescaped += int((keep & np.array(row_unescaped, dtype=bool)).sum())
             report.blank_lines += blank_lines
             report.lines_read += len(chunk)
-            progress.update(position() - progress.n)
     return report, accepted_ids
 
 
@@ -597,9 +758,11 @@ def _ingest(
         reviews = file_reports["reviews"]
         metrics = {
             "source": source,
+            "has_text": source not in TEXT_FREE_SOURCES,
             "files": {name: report.metrics() for name, report in file_reports.items()},
             "rejected_fraction": reviews.rejected_fraction,
             "accepted_reviews": reviews.accepted,
+            "html_unescaped_reviews": reviews.html_unescaped,
             "users": _distinct_count(reviews_tmp, "user_id"),
             "businesses": pq.ParquetFile(businesses_tmp).metadata.num_rows,
             "reviewed_businesses": _distinct_count(reviews_tmp, "business_id"),

@@ -39,12 +39,13 @@ import logging
 import math
 import time
 from dataclasses import dataclass
-from typing import Any, Literal, NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
 import pulp
 
+from sasnet.data.configs import SampleConfig
 from sasnet.errors import PipelineError
 
 log = logging.getLogger(__name__)
@@ -52,31 +53,6 @@ log = logging.getLogger(__name__)
 # Fraction of the excess over a target removed per peeling round: small enough that degrees are recomputed often
 # near the targets, large enough that 100k vertices go in a few dozen rounds.
 PEEL_FRACTION = 0.25
-
-
-@dataclass(frozen=True)
-class SampleConfig:
-    method: Literal["lp", "none"]
-    target_users: int
-    reviews_per_user: int
-    target_businesses: int
-    reviews_per_business: int
-    solver: Literal["highs", "cbc"]
-    time_limit_s: float  # per LP solve
-    bound_lp_max_reviews: int  # above this many reviews, report the counting bound instead of the LP relaxation
-    seed: int  # breaks ties between equally dense vertices and picks the top-up reviews
-
-    def check(self) -> list[str]:
-        problems = [
-            f"{name}: must be >= 1, got {getattr(self, name)}"
-            for name in ("target_users", "reviews_per_user", "target_businesses", "reviews_per_business")
-            if getattr(self, name) < 1
-        ]
-        if self.time_limit_s <= 0:
-            problems.append(f"time_limit_s: must be > 0, got {self.time_limit_s}")
-        if self.bound_lp_max_reviews < 0:
-            problems.append(f"bound_lp_max_reviews: must be >= 0, got {self.bound_lp_max_reviews}")
-        return problems
 
 
 class InfeasibleTargetsError(PipelineError):

@@ -2,37 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import pandas as pd
 
+from sasnet.data.configs import SPLITS, STARS, SplitConfig
 from sasnet.errors import PipelineError
-
-SPLITS = ("train", "valid", "test")
-STARS = (1, 2, 3, 4, 5)
-
-
-@dataclass(frozen=True)
-class SplitConfig:
-    bins: dict[str, list[int]]  # class name -> its star ratings, in class order
-    fractions: dict[str, float]  # train / valid / test shares of users
-    seed: int
-
-    def check(self) -> list[str]:
-        problems = []
-        stars = sorted(star for members in self.bins.values() for star in members)
-        if stars != list(STARS):
-            problems.append(f"bins: every star 1-5 must be in exactly one class (got {dict(self.bins)})")
-        if len(self.bins) < 2:
-            problems.append("bins: at least two classes are needed")
-        if set(self.fractions) != set(SPLITS):
-            problems.append(f"fractions: keys must be exactly {', '.join(SPLITS)} (got {', '.join(self.fractions)})")
-        elif any(not 0 < share < 1 for share in self.fractions.values()) or abs(
-            sum(self.fractions.values()) - 1
-        ) > 1e-9:
-            problems.append(f"fractions: each must be in (0, 1) and they must sum to 1 (got {dict(self.fractions)})")
-        return problems
 
 
 def star_to_class(bins: dict[str, list[int]]) -> np.ndarray:

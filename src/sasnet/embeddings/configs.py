@@ -1,5 +1,6 @@
-"""Params sections of the neural encoders, kept apart from their code so that validating params.yaml (which
-every stage does first) never imports torch, transformers or sentence-transformers."""
+"""Params sections of the embedding stages (quantize, embed, normalize), kept apart from their code so that
+validating params.yaml (which every stage does first) never imports torch, transformers, sentence-transformers or
+scikit-learn."""
 
 from __future__ import annotations
 
@@ -80,3 +81,38 @@ class QuantizeConfig:
         if self.quality_check_reviews < 0:
             problems.append("quality_check_reviews: must be >= 0")
         return problems
+
+
+@dataclass(frozen=True)
+class TfidfConfig:
+    max_features: int | None  # vocabulary size: the most frequent terms in train; null keeps every term
+    ngram_range: list[int]  # [smallest, largest] n-gram length
+    min_df: int  # a term must occur in at least this many train reviews
+    max_df: float  # ... and in at most this share of them (1.0 keeps common words)
+    sublinear_tf: bool  # 1 + log(tf) instead of raw counts
+    stop_words: Literal["english"] | None
+    strip_accents: Literal["unicode", "ascii"] | None
+    norm: Literal["l2", "l1"] | None  # per-review normalisation after weighting
+
+    def check(self) -> list[str]:
+        problems = []
+        if self.max_features is not None and self.max_features < 1:
+            problems.append(f"max_features: must be >= 1 or null (got {self.max_features})")
+        if len(self.ngram_range) != 2 or not 1 <= self.ngram_range[0] <= self.ngram_range[1]:
+            problems.append(
+                f"ngram_range: must be [smallest, largest] with 1 <= smallest <= largest (got {list(self.ngram_range)})"
+            )
+        if self.min_df < 1:
+            problems.append(f"min_df: must be >= 1 (got {self.min_df})")
+        if not 0 < self.max_df <= 1:
+            problems.append(f"max_df: must be in (0, 1] (got {self.max_df})")
+        return problems
+
+
+@dataclass(frozen=True)
+class NormalizeConfig:
+    fit_on: Literal["train", "all"]  # rows whose mean and std are used; "all" reproduces the paper (leaks test)
+    min_std: float  # a dimension whose std over the fit rows is at most this is constant: centred, not scaled
+
+    def check(self) -> list[str]:
+        return [] if self.min_std >= 0 else [f"min_std: must be >= 0 (got {self.min_std})"]

@@ -8,23 +8,14 @@ spread, where float32 or the one-pass E[x^2] - E[x]^2 would lose the spread to r
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 
+from sasnet.embeddings.configs import NormalizeConfig
 from sasnet.errors import PipelineError
 
 BLOCK_ROWS = 4096  # rows per block: ~100 MB of float64 at 3072 dimensions
-
-
-@dataclass(frozen=True)
-class NormalizeConfig:
-    fit_on: Literal["train", "all"]  # rows whose mean and std are used; "all" reproduces the paper (leaks test)
-    min_std: float  # a dimension whose std over the fit rows is at most this is constant: centred, not scaled
-
-    def check(self) -> list[str]:
-        return [] if self.min_std >= 0 else [f"min_std: must be >= 0 (got {self.min_std})"]
 
 
 def fit_row_mask(splits: np.ndarray, config: NormalizeConfig) -> np.ndarray:

@@ -16,7 +16,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from sasnet import paths
-from sasnet.data.splitting import SPLITS
+from sasnet.data.configs import SPLITS
 from sasnet.io import atomic_path, write_parquet
 
 ROW_INDEX = "reviews.parquet"

@@ -8,40 +8,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 from sklearn.feature_extraction.text import TfidfVectorizer
 
+from sasnet.embeddings.configs import TfidfConfig
 from sasnet.errors import PipelineError
-
-
-@dataclass(frozen=True)
-class TfidfConfig:
-    max_features: int | None  # vocabulary size: the most frequent terms in train; null keeps every term
-    ngram_range: list[int]  # [smallest, largest] n-gram length
-    min_df: int  # a term must occur in at least this many train reviews
-    max_df: float  # ... and in at most this share of them (1.0 keeps common words)
-    sublinear_tf: bool  # 1 + log(tf) instead of raw counts
-    stop_words: Literal["english"] | None
-    strip_accents: Literal["unicode", "ascii"] | None
-    norm: Literal["l2", "l1"] | None  # per-review normalisation after weighting
-
-    def check(self) -> list[str]:
-        problems = []
-        if self.max_features is not None and self.max_features < 1:
-            problems.append(f"max_features: must be >= 1 or null (got {self.max_features})")
-        if len(self.ngram_range) != 2 or not 1 <= self.ngram_range[0] <= self.ngram_range[1]:
-            problems.append(
-                f"ngram_range: must be [smallest, largest] with 1 <= smallest <= largest (got {list(self.ngram_range)})"
-            )
-        if self.min_df < 1:
-            problems.append(f"min_df: must be >= 1 (got {self.min_df})")
-        if not 0 < self.max_df <= 1:
-            problems.append(f"max_df: must be in (0, 1] (got {self.max_df})")
-        return problems
 
 
 def vectorizer(config: TfidfConfig) -> TfidfVectorizer:

@@ -1,0 +1,55 @@
+"""What every model family reads: the split's reviews in canonical row order, their histories, and optionally one
+normalised review embedding over them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from sasnet import paths
+from sasnet.embeddings import store
+from sasnet.errors import PipelineError
+from sasnet.histories import Histories
+
+
+@dataclass(frozen=True)
+class ModelData:
+    """The reviews in canonical row order, their histories, and the model's embedding matrix over them (or None)."""
+
+    reviews: pd.DataFrame  # the split files' columns plus ``split``; ``label`` is the class index
+    histories: Histories
+    matrix: np.ndarray | sp.csr_matrix | None = None
+
+    @property
+    def labels(self) -> np.ndarray:
+        return self.reviews["label"].to_numpy(dtype=np.int64)
+
+    @property
+    def stars(self) -> np.ndarray:
+        return self.reviews["stars"].to_numpy(dtype=np.int64)
+
+    def rows_of(self, split: str) -> np.ndarray:
+        return self.histories.rows_of(split)
+
+
+def load_model_data(embedding: str | None = None, pooling: str | None = None) -> ModelData:
+    """The split's reviews and, when ``embedding`` is given, its normalised ``pooling`` matrix, checked to be in the
+    split files' current row order."""
+    reviews = store.canonical_reviews()
+    histories = Histories.from_reviews(reviews)
+    if embedding is None:
+        return ModelData(reviews, histories)
+    folder = paths.normalized_dir(embedding)
+    try:
+        index = store.read_row_index(folder)
+        matrix = store.read_any(folder, pooling)
+    except FileNotFoundError as error:
+        raise PipelineError(
+            f"no {pooling!r} embedding in {folder} ({error.filename}): run `dvc repro normalize`"
+        ) from None
+    if not index["review_id"].equals(reviews["review_id"]):
+        raise PipelineError(f"{folder} was computed for other reviews than data/split holds: run `dvc repro normalize`")
+    return ModelData(reviews, histories, matrix)

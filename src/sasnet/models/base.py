@@ -1,0 +1,100 @@
+"""The interface every model family implements, and how a fitted model is stored.
+
+A ``Recommender`` is fitted on the train reviews (the valid reviews may stop it early or select it) and then gives
+class probabilities for any (user, business) examples (``histories.Examples``): the evaluated reviews, each left
+out of its own histories, or pairs asked about at inference. Families differ only in what they read
+(``READS_EMBEDDING``) and how they fit; evaluation, the report and inference treat them all alike.
+
+A model folder holds ``model.safetensors`` (every array of the fitted state) and ``model.json`` (the family, its
+config, the class names, the model's input and any scalars of the state). Nothing is pickled.
+"""
+
+from __future__ import annotations
+
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from safetensors.numpy import load_file, save_file
+
+from sasnet.config import build
+from sasnet.errors import PipelineError
+from sasnet.histories import Examples
+from sasnet.io import atomic_path, write_json
+from sasnet.model_data import ModelData
+from sasnet.models import family, recommender_class
+
+WEIGHTS = "model.safetensors"
+INFO = "model.json"
+
+
+@dataclass
+class FitResult:
+    facts: dict[str, Any]  # JSON scalars about the fit (time, size, convergence, epochs) for the model's metrics
+    curves: pd.DataFrame | None = None  # per-epoch scores (index: epoch from 1), for families that iterate
+
+
+class Recommender(ABC):
+    """A model of one family with its config (the family's section with the model's overrides)."""
+
+    def __init__(self, config: Any, class_names: Sequence[str]):
+        self.config = config
+        self.class_names = list(class_names)
+
+    @abstractmethod
+    def fit(self, data: ModelData, progress: bool = True) -> FitResult:
+        """Fit on ``data``'s train reviews (its valid reviews only for early stopping or selection)."""
+
+    @abstractmethod
+    def predict_proba(self, data: ModelData, examples: Examples) -> np.ndarray:
+        """[n_examples, n_classes] class probabilities, rows summing to 1."""
+
+    def predict_rating(self, data: ModelData, examples: Examples) -> np.ndarray | None:
+        """Predicted star ratings, for families that model them (their RMSE is reported); None otherwise."""
+        return None
+
+    @abstractmethod
+    def arrays(self) -> dict[str, np.ndarray]:
+        """Every array of the fitted state, by name."""
+
+    def state(self) -> dict[str, Any]:
+        """JSON scalars of the fitted state besides its arrays."""
+        return {}
+
+    @abstractmethod
+    def restore(self, arrays: dict[str, np.ndarray], state: dict[str, Any], data: ModelData) -> None:
+        """Set the fitted state from ``arrays()`` and ``state()`` as saved."""
+
+    def save(self, folder: str | Path, model_input: dict[str, Any]) -> None:
+        folder = Path(folder)
+        with atomic_path(folder / WEIGHTS) as tmp:
+            save_file(self.arrays(), str(tmp))
+        info = {
+            "family": type(self).__module__.split(".")[2],
+            "config": asdict(self.config),
+            "class_names": self.class_names,
+            "input": model_input,
+            "state": self.state(),
+        }
+        write_json(info, folder / INFO)
+
+
+def read_info(folder: str | Path) -> dict[str, Any]:
+    path = Path(folder) / INFO
+    if not path.is_file():
+        raise PipelineError(f"{path} is missing: not a trained model folder (run `dvc repro`)")
+    return json.loads(path.read_text())
+
+
+def load_model(folder: str | Path, data: ModelData) -> Recommender:
+    """The model saved in ``folder``, ready to predict on ``data`` (the reviews it was trained with)."""
+    info = read_info(folder)
+    config = build(family(info["family"]).Config, info["config"])
+    model = recommender_class(info["family"])(config, info["class_names"])
+    model.restore(load_file(str(Path(folder) / WEIGHTS)), info["state"], data)
+    return model

@@ -1,0 +1,20 @@
+"""The ``majority`` family: every example gets the train class shares, so it predicts the train majority class.
+
+It reads nothing but the train labels, and has no params (its section in params.yaml is empty).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+READS_EMBEDDING = False
+
+
+@dataclass(frozen=True)
+class MajorityConfig:
+    pass
+
+
+Config = MajorityConfig
+
+RECOMMENDER = "MajorityRecommender"  # the Recommender subclass in model.py
