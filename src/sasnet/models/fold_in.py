@@ -292,12 +292,35 @@ class ScoreCalibrator:
         self.model = load_pipeline(arrays, state["calibrator"], "calibrator")
 
 
-class RatingRecommender(Recommender):
-    """mf and hft: cornac fits the item side on the train ratings, users are ridge-folded in, and a calibrator fitted
-    on the train fold-in ratings turns each predicted rating into class probabilities."""
+class CalibratedRecommender(Recommender):
+    """What mf, hft and bpr share: a fitted item side, a per-example fold-in score, and the calibrator that turns
+    the score into class probabilities; stored as the item side's and the calibrator's arrays."""
 
     items: ItemSide
     calibrator: ScoreCalibrator
+
+    @abstractmethod
+    def score(self, data: ModelData, examples: Examples) -> np.ndarray:
+        """Each example's fold-in score (a predicted rating, a BPR score)."""
+
+    def predict_proba(self, data: ModelData, examples: Examples) -> np.ndarray:
+        return self.calibrator.predict_proba(self.score(data, examples))
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        return {**self.items.arrays(), **self.calibrator.arrays()}
+
+    def state(self) -> dict[str, Any]:
+        return {**self.items.state(), **self.calibrator.state()}
+
+    def restore(self, arrays: dict[str, np.ndarray], state: dict[str, Any], data: ModelData) -> None:
+        self.items = ItemSide.restore(arrays, state)
+        self.calibrator = ScoreCalibrator(len(self.class_names))
+        self.calibrator.restore(arrays, state)
+
+
+class RatingRecommender(CalibratedRecommender):
+    """mf and hft: cornac fits the item side on the train ratings, users are ridge-folded in, and a calibrator fitted
+    on the train fold-in ratings turns each predicted rating into class probabilities."""
 
     @abstractmethod
     def fit_item_side(self, data: ModelData, progress: bool) -> tuple[ItemSide, dict[str, Any]]:
@@ -322,16 +345,5 @@ class RatingRecommender(Recommender):
     def predict_rating(self, data: ModelData, examples: Examples) -> np.ndarray:
         return np.clip(fold_in_ratings(data, examples, self.items, self.config.fold_in_reg), STARS[0], STARS[-1])
 
-    def predict_proba(self, data: ModelData, examples: Examples) -> np.ndarray:
-        return self.calibrator.predict_proba(self.predict_rating(data, examples))
-
-    def arrays(self) -> dict[str, np.ndarray]:
-        return {**self.items.arrays(), **self.calibrator.arrays()}
-
-    def state(self) -> dict[str, Any]:
-        return {**self.items.state(), **self.calibrator.state()}
-
-    def restore(self, arrays: dict[str, np.ndarray], state: dict[str, Any], data: ModelData) -> None:
-        self.items = ItemSide.restore(arrays, state)
-        self.calibrator = ScoreCalibrator(len(self.class_names))
-        self.calibrator.restore(arrays, state)
+    def score(self, data: ModelData, examples: Examples) -> np.ndarray:
+        return self.predict_rating(data, examples)

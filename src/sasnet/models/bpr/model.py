@@ -12,8 +12,9 @@ from cornac.models import BPR
 
 from sasnet.histories import Examples
 from sasnet.model_data import ModelData
-from sasnet.models.base import FitResult, Recommender
+from sasnet.models.base import FitResult
 from sasnet.models.fold_in import (
+    CalibratedRecommender,
     ItemSide,
     ScoreCalibrator,
     bpr_scores,
@@ -35,9 +36,7 @@ def bpr_item_side(model: BPR) -> ItemSide:
     return ItemSide.from_library(model.iid_map, model.i_biases, model.i_factors)
 
 
-class BPRRecommender(Recommender):
-    items: ItemSide
-    calibrator: ScoreCalibrator
+class BPRRecommender(CalibratedRecommender):
 
     def fit(self, data: ModelData, progress: bool = True) -> FitResult:
         train_set, duplicates = cornac_train_set(data)
@@ -74,17 +73,5 @@ class BPRRecommender(Recommender):
         users, worst_gradient = fold_in_bpr(data, examples, self.items, self.config.fold_in_reg)
         return bpr_scores(data, examples, self.items, users), worst_gradient
 
-    def predict_proba(self, data: ModelData, examples: Examples) -> np.ndarray:
-        scores, _ = self._fold_in_scores(data, examples)
-        return self.calibrator.predict_proba(scores)
-
-    def arrays(self) -> dict[str, np.ndarray]:
-        return {**self.items.arrays(), **self.calibrator.arrays()}
-
-    def state(self) -> dict[str, Any]:
-        return {**self.items.state(), **self.calibrator.state()}
-
-    def restore(self, arrays: dict[str, np.ndarray], state: dict[str, Any], data: ModelData) -> None:
-        self.items = ItemSide.restore(arrays, state)
-        self.calibrator = ScoreCalibrator(len(self.class_names))
-        self.calibrator.restore(arrays, state)
+    def score(self, data: ModelData, examples: Examples) -> np.ndarray:
+        return self._fold_in_scores(data, examples)[0]
