@@ -54,7 +54,7 @@ SASNET_VARIANTS = {  # beyond the paper, each one param: the paper's SASNet stay
 
 def write_mcauley_json(reviews: pd.DataFrame, path: Path) -> None:
     """The 5-core JSON lines the parquet was made from (SOURCE.md): reviewerID, asin, overall, reviewText, ..."""
-    seconds = pd.to_datetime(reviews["date"]).astype("int64") // 10**9
+    seconds = pd.to_datetime(reviews["date"]).dt.as_unit("s").astype("int64")
     with gzip.open(path, "wt", encoding="utf-8") as handle:
         for row, unix_time in zip(reviews.itertuples(), seconds):
             record = {"reviewerID": row.user_id, "asin": row.business_id, "overall": float(row.stars),
@@ -114,8 +114,8 @@ DATASETS = {
 }
 
 
-def make_workspace(folder: Path, name: str, args: argparse.Namespace) -> list[str]:
-    """The pipeline and the data set's params in ``folder``; returns the `dvc repro` targets (none: everything)."""
+def copy_pipeline(folder: Path) -> None:
+    """The repository's dvc.yaml, stages and library into ``folder`` (no data, no params.yaml)."""
     for entry in PIPELINE_FILES:
         source = REPO_ROOT / entry
         (folder / entry).parent.mkdir(parents=True, exist_ok=True)
@@ -123,6 +123,11 @@ def make_workspace(folder: Path, name: str, args: argparse.Namespace) -> list[st
             shutil.copytree(source, folder / entry, ignore=shutil.ignore_patterns("__pycache__"))
         else:
             shutil.copy2(source, folder / entry)
+
+
+def make_workspace(folder: Path, name: str, args: argparse.Namespace) -> list[str]:
+    """The pipeline and the data set's params in ``folder``; returns the `dvc repro` targets (none: everything)."""
+    copy_pipeline(folder)
     params = yaml.safe_load((REPO_ROOT / "params.yaml").read_text())
     targets = DATASETS[name][1](params, folder, args)
     (folder / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))

@@ -1,14 +1,16 @@
-"""DVC stage `report`: results.md, the pairwise McNemar tests and the model comparison plots, from every model."""
+"""DVC stage `report`: results.md, the pairwise McNemar tests and the model comparison plots, from every model, and
+the ranking table and plot from every ranker."""
 
 from sasnet import paths
 from sasnet.io import atomic_path, write_csv, write_json
 from sasnet.params import Params
-from sasnet.plots import message_figure, training_curves
+from sasnet.plots import interval_bars, message_figure, training_curves
 from sasnet.report import (
     baseline_comparisons,
     baseline_family_model,
     bayes_accuracy,
     collect_models,
+    collect_rankers,
     collect_test_predictions,
     comparison_plot,
     comparison_summary,
@@ -18,6 +20,7 @@ from sasnet.report import (
     expected_models,
     iterative_curves,
     mcnemar_pairs,
+    ranking_table,
     read_metrics,
     render_results,
 )
@@ -32,6 +35,8 @@ def run(params: Params) -> None:
     embedding_scores = read_metrics(paths.EMBEDDING_SCORES, "score_embeddings")
     significance = read_metrics(paths.METRICS / "significance.json", "significance")
     split_summary = read_metrics(paths.METRICS / "split.json", "split")
+    rankers = collect_rankers(params.rankers)
+    rank_split = read_metrics(paths.METRICS / "rank_split.json", "rank_split") if rankers else {}
 
     pairs = mcnemar_pairs(predictions)
     baseline = baseline_family_model(metrics)
@@ -51,9 +56,14 @@ def run(params: Params) -> None:
         training_curves(curves, paths.PLOTS / "training_curves.png")
     else:
         message_figure("No model in this run trains for more than one epoch", paths.PLOTS / "training_curves.png")
+    if rankers:
+        ranking = ranking_table(rankers)
+        write_csv(ranking, paths.PLOTS / "ranking_comparison.csv")
+        ndcg = f"ndcg@{params.ranking.k}"
+        interval_bars(ranking, "ranker", ndcg, f"Test {ndcg} over the whole catalogue", paths.PLOTS / "ranking_comparison.png")
     with atomic_path(paths.RESULTS) as tmp:
         tmp.write_text(render_results(metrics, class_names, embedding_scores, significance, split_summary, pairs,
-                                    comparisons, evaluation.confidence))
+                                    comparisons, evaluation.confidence, rankers, rank_split))
 
 
 if __name__ == "__main__":

@@ -42,3 +42,14 @@ def config_problems(make_config, **changes) -> list[str]:
     with pytest.raises(ParamsError) as caught:
         make_config(**changes)
     return caught.value.problems
+
+
+@pytest.fixture(scope="module")
+def single_torch_thread():
+    """Tiny tensors: a second torch thread only adds synchronisation, several times slower on shared cores."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -34,6 +34,7 @@ MODELS_DIR = PACKAGE_DIR / "models"
 STAGES_DIR = REPO_ROOT / "stages"
 PARAMS_MODULE = PACKAGE_DIR / "params.py"
 TRAIN_SCRIPT = STAGES_DIR / "train.py"
+RANK_SCRIPT = STAGES_DIR / "rank.py"
 CODE_DIRS = ("src/", "stages/")  # deps under these are code; data, metrics and plots deps are not checked here
 PARAMS = yaml.safe_load((REPO_ROOT / "params.yaml").read_text())
 
@@ -114,13 +115,14 @@ def dynamic_files(path: Path, family: str | None) -> list[Path]:
 
     - sasnet.params builds its ``Params`` class from every family's package (``models.family(name)`` for name in
       ``FAMILIES``), so whatever imports sasnet.params runs every src/sasnet/models/<family>/__init__.py;
-    - stages/train.py calls ``recommender_class(entry.family)``, which imports sasnet.models.<family>.model:
-      train@<model> runs its own family's modules, taken as every file of src/sasnet/models/<family> (the folder
-      the stage declares). ``models.base.load_model`` does the same for a saved model's family; no stage calls it.
+    - stages/train.py calls ``recommender_class(entry.family)`` (stages/rank.py ``ranker_class``), which imports
+      sasnet.models.<family>.model: train@<model> (rank@<ranker>) runs its own family's modules, taken as every
+      file of src/sasnet/models/<family> (the folder the stage declares). ``models.base.load_model`` does the same
+      for a saved model's family; no stage calls it.
     """
     if path == PARAMS_MODULE:
         return [MODELS_DIR / name / "__init__.py" for name in FAMILIES]
-    if path == TRAIN_SCRIPT and family is not None:
+    if path in (TRAIN_SCRIPT, RANK_SCRIPT) and family is not None:
         return sorted((MODELS_DIR / family).rglob("*.py"))
     return []
 
@@ -152,7 +154,8 @@ def stage_closures(params: dict, dvc_stages: dict) -> dict[str, tuple[list[str],
     result = {}
     for name, script, deps, arguments in expand_stages(params, "deps", dvc_stages):
         template = name.split("@")[0]
-        family = params["models"][arguments[0]]["family"] if template == "train" else None
+        entries = {"train": "models", "rank": "rankers"}
+        family = params[entries[template]][arguments[0]]["family"] if template in entries else None
         result[name] = deps, closure(REPO_ROOT / script, family)
     return result
 
@@ -233,6 +236,7 @@ def test_validating_params_imports_only_config_modules():
     assert closure(PARAMS_MODULE) == {
         "src/sasnet/params.py", "src/sasnet/config.py", "src/sasnet/errors.py", "src/sasnet/models/__init__.py",
         "src/sasnet/data/configs.py", "src/sasnet/embeddings/configs.py", "src/sasnet/analysis_configs.py",
+        "src/sasnet/ranking/configs.py", "src/sasnet/models/next_item_config.py",
         *(f"src/sasnet/models/{name}/__init__.py" for name in FAMILIES),
     }
     code = "import sys, sasnet.params; print(' '.join(sys.modules))"

@@ -47,7 +47,8 @@ def make_params(sasnet_pooling: str | None = None) -> SimpleNamespace:
         for model, (family, embedding, pooling, _) in MODELS.items()
     }
     evaluation = SimpleNamespace(bootstrap_samples=200, seed=0, confidence=0.95)
-    return SimpleNamespace(models=models, split=SimpleNamespace(bins=BINS), evaluation=evaluation)
+    return SimpleNamespace(models=models, split=SimpleNamespace(bins=BINS), evaluation=evaluation, rankers={},
+                           ranking=SimpleNamespace(k=10))
 
 
 def scoring_method(score: float) -> dict:
@@ -259,3 +260,37 @@ def test_baseline_comparisons_against_a_hand_made_case():
     assert 0 < gain["macro_f1_difference_low"] < gain["macro_f1_difference"] < gain["macro_f1_difference_high"]
     assert gain["mcnemar_p_value_holm"] == pytest.approx(min(1.0, 2 * gain["mcnemar_p_value"]))  # Holm over two
     assert gain["bootstrap_p_value_holm"] < 0.01
+
+
+def ranker_metrics(family: str, ndcg: float) -> dict:
+    test = {"users": 50, "k": 10, "coverage@k": 0.2, "popularity_percentile@k": 80.0, "catalogue": 40}
+    for metric, value in (("recall@10", 2 * ndcg), ("ndcg@10", ndcg), ("mrr", ndcg), ("hit_rate@10", 2 * ndcg)):
+        test |= {metric: value, f"{metric}_low": value / 2, f"{metric}_high": value * 1.5}
+    return {"family": family, "relevant": "all", "test": test, "valid": test, "stage_seconds": 3.0,
+            "fit": {"best_epoch": 4, "parameter_count": 1234, "seconds_per_epoch": 0.5}}
+
+
+def test_the_ranking_section_lists_every_ranker_best_ndcg_first():
+    from sasnet.report import ranking_section, ranking_table
+
+    rankers = {"popularity": ranker_metrics("popularity", 0.05), "sasrec": ranker_metrics("sasrec", 0.2)}
+    facts = {"users": 50, "items": 40, "tie_order": "a random key seeded with 0"}
+    text = ranking_section(rankers, facts)
+    rows = [line for line in text.splitlines() if line.startswith("| sasrec") or line.startswith("| popularity")]
+    assert [row.split("|")[1].strip() for row in rows] == ["sasrec", "popularity"]
+    assert "0.200 [0.100, 0.300]" in rows[0] and "Recall@10 equals HitRate@10" in text
+    assert ranking_section({}, {}) is None
+    table = ranking_table(rankers)
+    assert list(table["ranker"]) == ["popularity", "sasrec"] and table["ndcg@10_high"].tolist() == pytest.approx([0.075, 0.3])
+
+
+def test_the_report_refuses_a_ranker_written_for_another_family(tmp_path, monkeypatch):
+    from sasnet.params import RankerEntry
+    from sasnet.report import collect_rankers
+
+    monkeypatch.chdir(tmp_path)
+    write_json(ranker_metrics("popularity", 0.1), paths.ranker_metrics("sasrec"))
+    with pytest.raises(PipelineError, match="rank@sasrec"):
+        collect_rankers({"sasrec": RankerEntry("sasrec")})
+    with pytest.raises(PipelineError, match="rank@gru4rec"):
+        collect_rankers({"gru4rec": RankerEntry("gru4rec")})  # no metrics file at all

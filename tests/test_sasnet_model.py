@@ -16,13 +16,7 @@ INPUT_DIM = 12
 N_CLASSES = 3
 
 
-@pytest.fixture(autouse=True, scope="module")
-def single_torch_thread():
-    """Tiny tensors: a second thread only adds synchronisation (and contention on a shared machine)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("single_torch_thread")
 
 
 def tiny_config(**changes) -> SasnetConfig:

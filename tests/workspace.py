@@ -35,6 +35,23 @@ TINY_OVERRIDES = {
     "sasnet.epochs": 3,
     "sasnet.patience": 2,
     "sasnet.eval_draws": 2,
+    "ranking.bootstrap_samples": 20,
+    "sasrec.epochs": 3,
+    "sasrec.patience": 2,
+    "sasrec.hidden_dim": 8,
+    "sasrec.max_len": 8,
+    "bert4rec.epochs": 3,
+    "bert4rec.patience": 2,
+    "bert4rec.hidden_dim": 8,
+    "bert4rec.max_len": 8,
+    "gru4rec.epochs": 3,
+    "gru4rec.patience": 2,
+    "gru4rec.hidden_dim": 8,
+    "gru4rec.max_len": 8,
+    "xlstm.epochs": 3,
+    "xlstm.patience": 2,
+    "xlstm.hidden_dim": 8,
+    "xlstm.max_len": 8,
 }
 DVC_STAGES = yaml.safe_load((REPO_ROOT / "dvc.yaml").read_text())["stages"]
 PIPELINE_FILES = ("dvc.yaml", "stages", "src", "data/raw/README.md", ".dvc/config", ".dvc/.gitignore", ".gitignore")

@@ -2,11 +2,16 @@
 
     python -m sasnet.inference --model NAME predict USER_ID BUSINESS_ID [BUSINESS_ID ...]
     python -m sasnet.inference --model NAME recommend USER_ID [--top-k 10] [--include-reviewed]
+    python -m sasnet.inference --ranker NAME recommend USER_ID [--top-k 10]
 
 Run from the repository root after `dvc repro`: it reads data/models/<model>/ (any family), the input the model was
 trained on and data/split. A pair the user has already reviewed is scored as evaluation scores it, that review left
 out of both histories; any other pair sees all the user's reviews and the business's train reviews. Recommendations
 rank businesses by the probability of the best class (the last of split.bins, which lists classes worst to best).
+
+A ranker (``--ranker``, any entry of params.yaml's ``rankers``) reads only its saved folder data/rankers/<ranker>/
+and data/rank_split: it ranks every item the user has not interacted with, from the user's whole history, and
+prints the top-k with their titles (names) and categories.
 """
 
 from __future__ import annotations
@@ -23,6 +28,8 @@ from sasnet import paths
 from sasnet.errors import PipelineError
 from sasnet.model_data import ModelData, load_model_data
 from sasnet.models.base import Recommender, load_model, read_info
+from sasnet.ranking import metrics
+from sasnet.ranking.data import load_ranking_data
 
 
 @dataclass
@@ -80,6 +87,23 @@ class TrainedModel:
         return ranked.reset_index(drop=True).rename_axis("rank").rename(index=lambda rank: rank + 1)
 
 
+def ranked_items(name: str, user_id: str, top_k: int) -> pd.DataFrame:
+    """The ``top_k`` unseen items for what comes after the user's whole history, by the saved ranker ``name``."""
+    if top_k < 1:
+        raise PipelineError(f"--top-k must be >= 1 (got {top_k})")
+    folder = paths.ranker_dir(name)
+    if not folder.is_dir():
+        raise PipelineError(f"no trained ranker {name!r} ({folder} is missing): run `dvc repro rank@{name}`")
+    data = load_ranking_data()
+    user = _group_of(pd.Index(data.users), [user_id], "user")
+    model = load_model(folder, data)
+    scores = metrics.masked(model.score(data, "next", user), data.seen_matrix("next")[user])
+    top = metrics.top_k(scores, top_k)[0]
+    top = top[top >= 0]
+    table = data.items.iloc[top][["business_id", "name", "categories"]].assign(score=scores[0, top])
+    return table.reset_index(drop=True).rename_axis("rank").rename(index=lambda rank: rank + 1)
+
+
 def _group_of(ids: pd.Index, wanted: Sequence[str], kind: str) -> np.ndarray:
     groups = ids.get_indexer(list(wanted))
     unknown = [value for value, group in zip(wanted, groups) if group < 0]
@@ -93,9 +117,11 @@ def _group_of(ids: pd.Index, wanted: Sequence[str], kind: str) -> np.ndarray:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m sasnet.inference", description=__doc__.split("\n\n")[0])
-    parser.add_argument(
+    chosen = parser.add_mutually_exclusive_group()
+    chosen.add_argument(
         "--model", default="sasnet_llm", help="a trained model under data/models, any family (default: %(default)s)"
     )
+    chosen.add_argument("--ranker", help="a trained ranker under data/rankers (recommend only)")
     commands = parser.add_subparsers(dest="command", required=True)
     predict = commands.add_parser("predict", help="class probabilities of (user, business) pairs")
     predict.add_argument("user_id")
@@ -110,6 +136,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     try:
+        if args.ranker is not None:
+            if args.command != "recommend":
+                raise PipelineError("a ranker only recommends: use `--ranker NAME recommend USER_ID`")
+            print(ranked_items(args.ranker, args.user_id, args.top_k).to_string(float_format=lambda v: f"{v:.3f}"))
+            return 0
         trained = TrainedModel.load(args.model)
         if args.command == "predict":
             table = trained.predict(args.user_id, args.business_ids)

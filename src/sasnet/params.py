@@ -23,6 +23,7 @@ from sasnet.embeddings.configs import (
     TfidfConfig,
 )
 from sasnet.errors import PipelineError
+from sasnet.ranking.configs import RankingConfig
 
 PARAMS_FILE = "params.yaml"
 
@@ -145,6 +146,17 @@ class ModelEntry:
 
 
 @dataclass(frozen=True)
+class RankerEntry:
+    """One ranker: a family that ranks, and overrides of the family's params section for this ranker alone."""
+
+    family: str  # a folder under src/sasnet/models whose package names a RANKER
+    overrides: dict[str, Any] = field(default_factory=dict)
+
+    def describe(self) -> dict[str, Any]:
+        return {"family": self.family, "input": "rank_split"}
+
+
+@dataclass(frozen=True)
 class EvaluationConfig:
     """How every model is scored on the valid and test reviews (SPEC §2.5)."""
 
@@ -173,19 +185,32 @@ class PipelineParams:
     significance: SignificanceConfig
     evaluation: EvaluationConfig
     models: dict[str, ModelEntry]  # one train@<name> stage each
+    ranking: RankingConfig
+    rankers: dict[str, RankerEntry]  # one rank@<name> stage each
 
     def check(self) -> list[str]:
         problems = [] if self.models else ["models: at least one model is needed"]
         for name, entry in self.models.items():
             problems += [f"models.{name}{problem}" for problem in self._entry_problems(name, entry)]
+        for name, entry in self.rankers.items():
+            problems += [f"rankers.{name}{problem}" for problem in self._ranker_problems(name, entry)]
         return problems
+
+    def _ranker_problems(self, name: str, entry: RankerEntry) -> list[str]:
+        if not re.fullmatch(r"[a-z0-9_]+", name):
+            return [": names must be lower-case letters, digits and _"]
+        ranking = [family for family in models.FAMILIES if models.can_rank(family)]
+        if entry.family not in ranking:
+            return [f".family: got {entry.family!r}; families that rank: {', '.join(map(repr, ranking))}"]
+        return self._override_problems(entry, lambda: ranker_config(self, name))
 
     def _entry_problems(self, name: str, entry: ModelEntry) -> list[str]:
         """What is wrong with one models entry, each message starting with '.<key>' or ':'."""
         if not re.fullmatch(r"[a-z0-9_]+", name):
             return [": names must be lower-case letters, digits and _"]
-        if entry.family not in models.FAMILIES:
-            return [f".family: got {entry.family!r}; valid values: {', '.join(map(repr, models.FAMILIES))}"]
+        classifying = [family for family in models.FAMILIES if models.can_classify(family)]
+        if entry.family not in classifying:
+            return [f".family: got {entry.family!r}; valid values: {', '.join(map(repr, classifying))}"]
         family = models.family(entry.family)
         problems = []
         if family.READS_EMBEDDING:
@@ -203,16 +228,19 @@ class PipelineParams:
                 )
         elif entry.input != "split" or entry.pooling is not None:
             problems.append(f".input: family {entry.family!r} reads no embedding: use input 'split' and no pooling")
-        keys = [item.name for item in dataclasses.fields(family.Config)]
+        return problems + self._override_problems(entry, lambda: model_config(self, name))
+
+    @staticmethod
+    def _override_problems(entry: ModelEntry | RankerEntry, build_config) -> list[str]:
+        keys = [item.name for item in dataclasses.fields(models.family(entry.family).Config)]
         unknown = sorted(set(entry.overrides) - set(keys))
         if unknown:
-            problems.append(f".overrides: unknown key(s) {unknown}; valid keys: {', '.join(keys) or 'none'}")
-        else:
-            try:
-                model_config(self, name)
-            except ParamsError as error:
-                problems += [f".overrides.{problem}" for problem in error.problems]
-        return problems
+            return [f".overrides: unknown key(s) {unknown}; valid keys: {', '.join(keys) or 'none'}"]
+        try:
+            build_config()
+        except ParamsError as error:
+            return [f".overrides.{problem}" for problem in error.problems]
+        return []
 
 
 def plain(value: Any) -> Any:
@@ -237,7 +265,15 @@ Params = dataclasses.make_dataclass(
 
 def model_config(params: Any, name: str) -> Any:
     """The config of model ``name``: its family's section with the entry's overrides (every field read)."""
-    entry = params.models[name]
+    return _family_config(params, params.models[name])
+
+
+def ranker_config(params: Any, name: str) -> Any:
+    """The config of ranker ``name``: its family's section with the entry's overrides."""
+    return _family_config(params, params.rankers[name])
+
+
+def _family_config(params: Any, entry: ModelEntry | RankerEntry) -> Any:
     config_class = models.family(entry.family).Config
     section = getattr(params, entry.family)
     merged = {item.name: getattr(section, item.name) for item in dataclasses.fields(config_class)}

@@ -60,3 +60,29 @@ def model_metrics(model: str) -> Path:
 def training_curves(model: str) -> Path:
     """Valid (and train) scores by epoch: a DVC plot per model."""
     return PLOTS / "models" / f"{model}.csv"
+
+
+# The ranking task: a leave-last-out split of the sampled reviews, and rankers named by their key in `rankers`.
+RANK_SPLIT_DIR = DATA / "rank_split"
+RANK_INTERACTIONS = RANK_SPLIT_DIR / "interactions.parquet"
+RANK_ITEMS = RANK_SPLIT_DIR / "items.parquet"
+RANKERS_DIR = DATA / "rankers"
+RANKINGS_DIR = DATA / "rankings"
+
+
+def ranker_dir(ranker: str) -> Path:
+    return RANKERS_DIR / ranker
+
+
+def rankings_file(ranker: str) -> Path:
+    """Every evaluated test user's top-k items and the target's rank."""
+    return RANKINGS_DIR / f"{ranker}.parquet"
+
+
+def ranker_metrics(ranker: str) -> Path:
+    return METRICS / "rankers" / f"{ranker}.json"
+
+
+def ranking_curves(ranker: str) -> Path:
+    """Valid NDCG@k (and loss) by epoch: a DVC plot per ranker."""
+    return PLOTS / "rankers" / f"{ranker}.csv"

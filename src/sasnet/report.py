@@ -641,6 +641,61 @@ def cell(value: Any) -> str:
     return "—" if value is None else str(value)
 
 
+def collect_rankers(rankers: Mapping[str, Any]) -> dict[str, dict]:
+    """Each ranker's metrics JSON (``rank@<ranker>``), checked against its params entry."""
+    collected = {}
+    for name, entry in rankers.items():
+        stage = f"rank@{name}"
+        metrics = read_metrics(paths.ranker_metrics(name), stage)
+        if metrics.get("family") != entry.family:
+            raise PipelineError(f"{paths.ranker_metrics(name)} is for family {metrics.get('family')!r}, params ask "
+                                f"for {entry.family!r}: rerun `dvc repro {stage}`")
+        collected[name] = metrics
+    return collected
+
+
+def ranking_table(rankers: Mapping[str, dict], split: str = "test") -> pd.DataFrame:
+    """One row per ranker: its top-k metrics on ``split`` with their intervals (the ranking plot's data)."""
+    rows = []
+    for name, metrics in rankers.items():
+        report = metrics[split]
+        rows.append({"ranker": name, "family": metrics["family"],
+                     **{key: value for key, value in report.items() if isinstance(value, (int, float))}})
+    return pd.DataFrame(rows)
+
+
+def ranking_section(rankers: Mapping[str, dict], split_facts: Mapping[str, Any]) -> str | None:
+    if not rankers:
+        return None
+    first = next(iter(rankers.values()))
+    k, relevant = first["test"]["k"], first["relevant"]
+    metric_names = [f"recall@{k}", f"ndcg@{k}", "mrr", f"hit_rate@{k}"]
+    rows = []
+    for name, metrics in sorted(rankers.items(), key=lambda item: -item[1]["test"][f"ndcg@{k}"]):
+        test, fit = metrics["test"], metrics["fit"]
+        rows.append([name, metrics["family"], str(test["users"]),
+                     *(with_interval(test, metric) for metric in metric_names), number(test["coverage@k"]), number(test["popularity_percentile@k"], 1),
+                     cell(fit.get("best_epoch")), cell(fit.get("parameter_count", fit.get("parameters"))),
+                     number(fit.get("seconds_per_epoch"), 2), number(metrics["stage_seconds"], 1)])
+    relevance = "every held-out interaction" if relevant == "all" else "only held-out interactions of the last class"
+    text = [
+        "## Ranking: top-k over the whole catalogue (test)",
+        "",
+        f"Leave-last-out by time ({split_facts['users']} users, {split_facts['items']} items; same-moment "
+        f"interactions ordered by {split_facts['tie_order']}): each user's last interaction is the test target, ranked "
+        f"among every item the user has not interacted with (no sampled negatives). Relevant: {relevance}. "
+        f"With one target per user, Recall@{k} equals HitRate@{k}. Coverage: share of the catalogue in any top-{k}; "
+        "popularity percentile: mean train-popularity percentile of the recommended items (50: as random, 100: only "
+        "the most popular). 95% intervals from users resampled.",
+        "",
+        markdown_table(["Ranker", "Family", "Users", *metric_names, "Coverage", "Pop. pct", "Best epoch",
+                        "Parameters", "s/epoch", "Stage s"], rows),
+        "",
+        "![NDCG of every ranker](plots/ranking_comparison.png)",
+    ]
+    return "\n".join(text)
+
+
 def render_results(
     metrics: Mapping[str, dict],
     class_names: Sequence[str],
@@ -650,6 +705,8 @@ def render_results(
     pairs: list[dict],
     comparisons: list[dict],
     confidence: float,
+    rankers: Mapping[str, dict] | None = None,
+    rank_split: Mapping[str, Any] | None = None,
 ) -> str:
     """results.md: the paper's Tables 1-3 beside this run's, the text-free baseline comparison, McNemar tests,
     per-class scores and training facts."""
@@ -672,5 +729,6 @@ def render_results(
         per_class_section(metrics, class_names),
         significance_section(significance),
         fit_section(metrics),
+        ranking_section(rankers or {}, rank_split or {}),
     ]
     return "\n\n".join(section for section in sections if section) + "\n"

@@ -7,9 +7,12 @@ torch or a recommender library. It defines:
 - ``READS_EMBEDDING``: whether its models read a review embedding (``input: normalized/<encoder run>`` and a
   ``pooling``) or only the split's reviews (``input: split``);
 - ``RECOMMENDER``: the name of its ``Recommender`` subclass in ``<family>/model.py`` (imported only to train or
-  predict, by ``recommender_class``).
+  predict, by ``recommender_class``), or None for a family that only ranks;
+- ``RANKER`` (optional): the name of its ``Ranker`` subclass in ``<family>/model.py``, for a family that ranks the
+  catalogue (the ranking task: params.yaml's ``rankers`` map, ``rank@<ranker>`` stages).
 
-A model is one entry of params.yaml's ``models`` map: a family, its input and overrides of the family's section.
+A model is one entry of params.yaml's ``models`` map (a family, its input and overrides of the family's section);
+a ranker one entry of its ``rankers`` map (a family and overrides).
 """
 
 from __future__ import annotations
@@ -31,3 +34,16 @@ def family(name: str) -> ModuleType:
 def recommender_class(name: str) -> type:
     """The family's Recommender subclass (this imports its model code: torch, cornac, scikit-learn)."""
     return getattr(importlib.import_module(f"{__name__}.{name}.model"), family(name).RECOMMENDER)
+
+
+def can_classify(name: str) -> bool:
+    return family(name).RECOMMENDER is not None
+
+
+def can_rank(name: str) -> bool:
+    return getattr(family(name), "RANKER", None) is not None
+
+
+def ranker_class(name: str) -> type:
+    """The family's Ranker subclass (this imports its model code)."""
+    return getattr(importlib.import_module(f"{__name__}.{name}.model"), family(name).RANKER)

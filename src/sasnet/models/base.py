@@ -1,4 +1,4 @@
-"""The interface every model family implements, and how a fitted model is stored.
+"""The interfaces model families implement (class probabilities, ranking), and how a fitted model is stored.
 
 A ``Recommender`` is fitted on the train reviews (the valid reviews may stop it early or select it) and then gives
 class probabilities for any (user, business) examples (``histories.Examples``): the evaluated reviews, each left
@@ -7,6 +7,9 @@ out of its own histories, or pairs asked about at inference. Families differ onl
 
 A model folder holds ``model.safetensors`` (every array of the fitted state) and ``model.json`` (the family, its
 config, the class names, the model's input and any scalars of the state). Nothing is pickled.
+
+A ``Ranker`` scores every item of the catalogue for users of the ranking task's leave-last-out split
+(``sasnet.ranking.data.RankingData``): the same save and load, another task.
 """
 
 from __future__ import annotations
@@ -27,7 +30,8 @@ from sasnet.errors import PipelineError
 from sasnet.histories import Examples
 from sasnet.io import atomic_path, write_json
 from sasnet.model_data import ModelData
-from sasnet.models import family, recommender_class
+from sasnet.models import family, ranker_class, recommender_class
+from sasnet.ranking.data import RankingData
 
 WEIGHTS = "model.safetensors"
 INFO = "model.json"
@@ -39,12 +43,44 @@ class FitResult:
     curves: pd.DataFrame | None = None  # per-epoch scores (index: epoch from 1), for families that iterate
 
 
-class Recommender(ABC):
-    """A model of one family with its config (the family's section with the model's overrides)."""
+class StoredModel(ABC):
+    """A fitted model whose state is arrays plus JSON scalars, saved as model.safetensors and model.json."""
 
     def __init__(self, config: Any, class_names: Sequence[str]):
         self.config = config
         self.class_names = list(class_names)
+
+    @abstractmethod
+    def arrays(self) -> dict[str, np.ndarray]:
+        """Every array of the fitted state, by name."""
+
+    def state(self) -> dict[str, Any]:
+        """JSON scalars of the fitted state besides its arrays."""
+        return {}
+
+    @abstractmethod
+    def restore(self, arrays: dict[str, np.ndarray], state: dict[str, Any], data: Any) -> None:
+        """Set the fitted state from ``arrays()`` and ``state()`` as saved."""
+
+    def save(self, folder: str | Path, model_input: dict[str, Any]) -> None:
+        folder = Path(folder)
+        with atomic_path(folder / WEIGHTS) as tmp:
+            save_file({name: np.ascontiguousarray(array) for name, array in self.arrays().items()}, str(tmp))
+        info = {
+            "family": type(self).__module__.split(".")[2],
+            "task": self.TASK,
+            "config": asdict(self.config),
+            "class_names": self.class_names,
+            "input": model_input,
+            "state": self.state(),
+        }
+        write_json(info, folder / INFO)
+
+
+class Recommender(StoredModel):
+    """A model of one family with its config (the family's section with the model's overrides)."""
+
+    TASK = "classify"
 
     @abstractmethod
     def fit(self, data: ModelData, progress: bool = True) -> FitResult:
@@ -58,30 +94,20 @@ class Recommender(ABC):
         """Predicted star ratings, for families that model them (their RMSE is reported); None otherwise."""
         return None
 
-    @abstractmethod
-    def arrays(self) -> dict[str, np.ndarray]:
-        """Every array of the fitted state, by name."""
 
-    def state(self) -> dict[str, Any]:
-        """JSON scalars of the fitted state besides its arrays."""
-        return {}
+class Ranker(StoredModel):
+    """A model that orders the catalogue for a user; ``class_names`` say which stars are relevant ("excellent")."""
+
+    TASK = "rank"
 
     @abstractmethod
-    def restore(self, arrays: dict[str, np.ndarray], state: dict[str, Any], data: ModelData) -> None:
-        """Set the fitted state from ``arrays()`` and ``state()`` as saved."""
+    def fit(self, data: RankingData, progress: bool = True, k: int = 10) -> FitResult:
+        """Fit on the train interactions (the valid targets only for early stopping or selection, by NDCG@k)."""
 
-    def save(self, folder: str | Path, model_input: dict[str, Any]) -> None:
-        folder = Path(folder)
-        with atomic_path(folder / WEIGHTS) as tmp:
-            save_file(self.arrays(), str(tmp))
-        info = {
-            "family": type(self).__module__.split(".")[2],
-            "config": asdict(self.config),
-            "class_names": self.class_names,
-            "input": model_input,
-            "state": self.state(),
-        }
-        write_json(info, folder / INFO)
+    @abstractmethod
+    def score(self, data: RankingData, split: str, users: np.ndarray) -> np.ndarray:
+        """[len(users), n_items] scores (higher ranks first) from what each user showed before ``split``'s target
+        (``RankingData.history``); the caller removes the items already seen."""
 
 
 def read_info(folder: str | Path) -> dict[str, Any]:
@@ -91,10 +117,11 @@ def read_info(folder: str | Path) -> dict[str, Any]:
     return json.loads(path.read_text())
 
 
-def load_model(folder: str | Path, data: ModelData) -> Recommender:
-    """The model saved in ``folder``, ready to predict on ``data`` (the reviews it was trained with)."""
+def load_model(folder: str | Path, data: ModelData | RankingData) -> StoredModel:
+    """The model saved in ``folder``, ready to predict on ``data`` (the reviews or interactions it was trained with)."""
     info = read_info(folder)
     config = build(family(info["family"]).Config, info["config"])
-    model = recommender_class(info["family"])(config, info["class_names"])
+    model_class = ranker_class if info.get("task") == Ranker.TASK else recommender_class
+    model = model_class(info["family"])(config, info["class_names"])
     model.restore(load_file(str(Path(folder) / WEIGHTS)), info["state"], data)
     return model

@@ -39,3 +39,4 @@ class BPRConfig:
 Config = BPRConfig
 
 RECOMMENDER = "BPRRecommender"  # the Recommender subclass in model.py
+RANKER = "BPRRanker"  # ranks the catalogue on the ranking task (sasnet.models.factor_ranking)

@@ -12,6 +12,7 @@ from cornac.models import BPR
 
 from sasnet.histories import Examples
 from sasnet.model_data import ModelData
+from sasnet.models.factor_ranking import FactorRanker
 from sasnet.models.base import FitResult
 from sasnet.models.fold_in import (
     CalibratedRecommender,
@@ -75,3 +76,9 @@ class BPRRecommender(CalibratedRecommender):
 
     def score(self, data: ModelData, examples: Examples) -> np.ndarray:
         return self._fold_in_scores(data, examples)[0]
+
+
+class BPRRanker(FactorRanker):
+    def fit_library(self, train_set: Dataset, progress: bool) -> tuple[Any, ItemSide]:
+        model = fit_bpr(self.config, train_set, progress)
+        return model, bpr_item_side(model)

@@ -37,3 +37,4 @@ class MFConfig:
 Config = MFConfig
 
 RECOMMENDER = "MFRecommender"  # the Recommender subclass in model.py
+RANKER = "MFRanker"  # ranks the catalogue on the ranking task (sasnet.models.factor_ranking)

@@ -9,6 +9,7 @@ from cornac.data import Dataset
 from cornac.models import MF
 
 from sasnet.model_data import ModelData
+from sasnet.models.factor_ranking import FactorRanker
 from sasnet.models.fold_in import (
     ItemSide,
     RatingRecommender,
@@ -40,3 +41,9 @@ class MFRecommender(RatingRecommender):
             **library_facts(train_set, duplicates, time.perf_counter() - start, self.config),
             "train_fitted_rmse": fitted_rmse(train_set, items, model.u_biases, model.u_factors),
         }
+
+
+class MFRanker(FactorRanker):
+    def fit_library(self, train_set: Dataset, progress: bool) -> tuple[Any, ItemSide]:
+        model = fit_mf(self.config, train_set, progress)
+        return model, mf_item_side(model)

@@ -1,0 +1,21 @@
+"""The ``popularity`` family: every user gets the items with the most train interactions (the ranking task's floor).
+
+It has no params (its section in params.yaml is empty). Ranks only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+READS_EMBEDDING = False
+
+
+@dataclass(frozen=True)
+class PopularityConfig:
+    pass
+
+
+Config = PopularityConfig
+
+RECOMMENDER = None
+RANKER = "PopularityRanker"  # the Ranker subclass in model.py

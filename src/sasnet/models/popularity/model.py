@@ -1,0 +1,26 @@
+"""Popularity behind the Ranker interface: the score of an item is its train interaction count."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from sasnet.models.base import FitResult, Ranker
+from sasnet.ranking.data import RankingData
+
+
+class PopularityRanker(Ranker):
+    def fit(self, data: RankingData, progress: bool = True, k: int = 10) -> FitResult:
+        self.counts = data.train_counts.astype(np.float32)
+        return FitResult({"items_with_interactions": int((self.counts > 0).sum())})
+
+    def score(self, data: RankingData, split: str, users: np.ndarray) -> np.ndarray:
+        return np.broadcast_to(self.counts, (len(users), len(self.counts)))
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        return {"counts": self.counts}
+
+    def restore(self, arrays: dict[str, np.ndarray], state: dict[str, Any], data: RankingData) -> None:
+        data.require_size(None, len(arrays["counts"]))
+        self.counts = arrays["counts"]

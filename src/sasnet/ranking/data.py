@@ -1,0 +1,108 @@
+"""What every ranker reads: the catalogue and each user's interactions in time order, from data/rank_split."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from sasnet import paths
+from sasnet.errors import PipelineError
+
+# What a user has shown before each target; "next" is the whole history, to recommend what comes after it.
+HISTORY_OF = {"train": (), "valid": ("train",), "test": ("train", "valid"), "next": ("train", "valid", "test")}
+
+
+@dataclass(frozen=True)
+class RankingData:
+    """Users (rows) and items (columns, the catalogue) as indices; ``interactions`` in per-user time order."""
+
+    interactions: pd.DataFrame  # user, item (indices), stars, date, position, split; sorted by (user, position)
+    items: pd.DataFrame  # business_id, name, categories; row i is item index i
+    users: np.ndarray  # user ids; entry u is user index u
+
+    @classmethod
+    def from_frames(cls, interactions: pd.DataFrame, items: pd.DataFrame) -> RankingData:
+        """From the rank_split stage's frames (business_id / user_id columns); the catalogue is ``items``."""
+        index = pd.Index(items["business_id"])
+        unknown = ~interactions["business_id"].isin(index)
+        if unknown.any():
+            raise PipelineError(f"{int(unknown.sum())} interactions name items missing from the catalogue")
+        users, user_index = np.unique(interactions["user_id"].to_numpy(), return_inverse=True)
+        frame = pd.DataFrame({
+            "user": user_index.astype(np.int64),
+            "item": index.get_indexer(interactions["business_id"]).astype(np.int64),
+            "stars": interactions["stars"].to_numpy(dtype=np.int64),
+            "date": interactions["date"].to_numpy(),
+            "position": interactions["position"].to_numpy(dtype=np.int64),
+            "split": interactions["split"].to_numpy(),
+        }).sort_values(["user", "position"], kind="stable").reset_index(drop=True)
+        return cls(frame, items.reset_index(drop=True), users)
+
+    @property
+    def n_users(self) -> int:
+        return len(self.users)
+
+    @property
+    def n_items(self) -> int:
+        return len(self.items)
+
+    def part(self, split: str) -> pd.DataFrame:
+        return self.interactions[self.interactions["split"] == split]
+
+    def targets(self, split: str) -> pd.DataFrame:
+        """The held-out interaction of every user for ``split`` (valid or test): user, item, stars; one per user."""
+        return self.part(split)[["user", "item", "stars"]].reset_index(drop=True)
+
+    def history(self, split: str) -> pd.DataFrame:
+        """What every user has shown before ``split``'s target, in time order (train for valid; train and valid
+        for test)."""
+        return self.interactions[self.interactions["split"].isin(HISTORY_OF[split])]
+
+    def sequences(self, split: str) -> list[np.ndarray]:
+        """Each user's item indices before ``split``'s target, oldest first (``train``: the whole train part)."""
+        parts = ("train",) if split == "train" else HISTORY_OF[split]
+        seen = self.interactions[self.interactions["split"].isin(parts)]
+        return _per_user(seen["user"].to_numpy(), seen["item"].to_numpy(), self.n_users)
+
+    def star_sequences(self, split: str) -> list[np.ndarray]:
+        """The stars of ``sequences(split)``, aligned with them."""
+        parts = ("train",) if split == "train" else HISTORY_OF[split]
+        seen = self.interactions[self.interactions["split"].isin(parts)]
+        return _per_user(seen["user"].to_numpy(), seen["stars"].to_numpy(), self.n_users)
+
+    def seen_matrix(self, split: str) -> sp.csr_matrix:
+        """[users, items] 1 where the user interacted before ``split``'s target: those items are never ranked."""
+        seen = self.history(split)
+        ones = np.ones(len(seen), dtype=np.float32)
+        return sp.csr_matrix((ones, (seen["user"], seen["item"])), shape=(self.n_users, self.n_items))
+
+    def require_size(self, n_users: int | None, n_items: int) -> None:
+        """Refuse a saved ranker fitted on another split: its users or its catalogue differ from these."""
+        if n_items != self.n_items or (n_users is not None and n_users != self.n_users):
+            raise PipelineError(
+                f"the ranker was fitted on {n_users if n_users is not None else 'any'} users and {n_items} items, "
+                f"data/rank_split has {self.n_users} users and a catalogue of {self.n_items} items: it was trained on "
+                "another rank_split (run `dvc repro`)")
+
+    @cached_property
+    def train_counts(self) -> np.ndarray:
+        """Train interactions per item (popularity)."""
+        return np.bincount(self.part("train")["item"], minlength=self.n_items)
+
+
+def _per_user(users: np.ndarray, values: np.ndarray, n_users: int) -> list[np.ndarray]:
+    bounds = np.searchsorted(users, np.arange(n_users + 1))  # users arrive sorted
+    return [values[bounds[u]:bounds[u + 1]] for u in range(n_users)]
+
+
+def load_ranking_data() -> RankingData:
+    try:
+        interactions = pd.read_parquet(paths.RANK_INTERACTIONS)
+        items = pd.read_parquet(paths.RANK_ITEMS)
+    except FileNotFoundError as error:
+        raise PipelineError(f"{error.filename} is missing: run `dvc repro rank_split`") from None
+    return RankingData.from_frames(interactions, items)

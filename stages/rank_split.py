@@ -1,0 +1,26 @@
+"""DVC stage `rank_split`: the ranking task's leave-last-out split of the sampled reviews (per user in time order:
+the last interaction test, the one before valid) and the catalogue with its names and categories."""
+
+import pandas as pd
+
+from sasnet import paths
+from sasnet.data.leave_last_out import leave_last_out
+from sasnet.io import write_json, write_parquet
+from sasnet.params import Params
+from sasnet.stage import run_stage
+
+
+def run(params: Params) -> None:
+    interactions, facts = leave_last_out(pd.read_parquet(paths.SAMPLED_REVIEWS), params.ranking.tie_seed)
+    businesses = pd.read_parquet(paths.BUSINESSES, columns=["business_id", "name", "categories"])
+    catalogue = pd.DataFrame({"business_id": sorted(interactions["business_id"].unique())})
+    items = catalogue.merge(businesses, on="business_id", how="left").fillna({"name": "", "categories": ""})
+    write_parquet(interactions, paths.RANK_INTERACTIONS)
+    write_parquet(items, paths.RANK_ITEMS)
+    counts = interactions["split"].value_counts()
+    write_json(facts | {f"{split}_interactions": int(counts.get(split, 0)) for split in ("train", "valid", "test")},
+               paths.METRICS / "rank_split.json")
+
+
+if __name__ == "__main__":
+    run_stage(run)
