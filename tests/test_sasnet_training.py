@@ -8,9 +8,11 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 import torch
-from test_sasnet_model import single_torch_thread, tiny_config  # noqa: F401 (single_torch_thread is autouse)
+from test_sasnet_model import tiny_config
 
 from sasnet.models.sasnet.training import EntitySets, predict_proba, train_sasnet
+
+pytestmark = pytest.mark.usefixtures("single_torch_thread")
 
 CLASS_NAMES = ("bad", "good", "excellent")
 SAMPLE_SIZE = 5
