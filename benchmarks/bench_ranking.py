@@ -30,7 +30,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import yaml
 
-from bench_real import REPO_ROOT, SHARED_DATA, copy_pipeline
+from bench_real import REPO_ROOT, SHARED_DATA, copy_pipeline, write_mcauley_json
 
 OUT_DIR = REPO_ROOT / "plots" / "bench"
 LIBRARY_RANKERS = {
@@ -52,8 +52,6 @@ def configure(params: dict, dataset: str) -> None:
         params["filter"] = {"min_user_reviews": 5, "min_business_reviews": 5}
         params["sample"]["method"] = "none"
     elif dataset == "amazon":
-        from bench_real import write_mcauley_json
-
         raw = Path("data/raw/amazon")
         raw.mkdir(parents=True, exist_ok=True)
         write_mcauley_json(pd.read_parquet(SHARED_DATA / "amazon-musical-instruments-5core" / "reviews.parquet"),

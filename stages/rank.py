@@ -30,15 +30,15 @@ def run(params: Params, name: str) -> None:
     relevant = relevant_stars(config, params.split.bins)
     ranked = {split: rank_targets(model, data, split, config.k, relevant) for split in ("valid", "test")}
     write_parquet(rankings_frame(ranked["test"], data), paths.rankings_file(name))
+    reports = {split: ranking_report(ranked[split], data, config) for split in ranked}
 
     curves = fitted.curves
     if curves is None:  # a one-shot fit: its valid NDCG as the only epoch
-        valid = ranking_report(ranked["valid"], data, config)[f"ndcg@{config.k}"]
+        valid = reports["valid"][f"ndcg@{config.k}"]
         curves = pd.DataFrame({f"valid/ndcg@{config.k}": [valid]}, index=pd.RangeIndex(1, 2, name="epoch"))
     write_csv(curves.reset_index(), paths.ranking_curves(name))
     write_json(
-        {"ranker": name, **entry.describe(), "relevant": config.relevant,
-         **{split: ranking_report(ranked[split], data, config) for split in ranked},
+        {"ranker": name, **entry.describe(), "relevant": config.relevant, **reports,
          "fit": fitted.facts, "stage_seconds": time.perf_counter() - start},
         paths.ranker_metrics(name),
     )

@@ -190,15 +190,14 @@ class PipelineParams:
 
     def check(self) -> list[str]:
         problems = [] if self.models else ["models: at least one model is needed"]
-        for name, entry in self.models.items():
-            problems += [f"models.{name}{problem}" for problem in self._entry_problems(name, entry)]
-        for name, entry in self.rankers.items():
-            problems += [f"rankers.{name}{problem}" for problem in self._ranker_problems(name, entry)]
+        for section, check in (("models", self._entry_problems), ("rankers", self._ranker_problems)):
+            for name, entry in getattr(self, section).items():
+                found = ([": names must be lower-case letters, digits and _"]
+                         if not re.fullmatch(r"[a-z0-9_]+", name) else check(name, entry))
+                problems += [f"{section}.{name}{problem}" for problem in found]
         return problems
 
     def _ranker_problems(self, name: str, entry: RankerEntry) -> list[str]:
-        if not re.fullmatch(r"[a-z0-9_]+", name):
-            return [": names must be lower-case letters, digits and _"]
         ranking = [family for family in models.FAMILIES if models.can_rank(family)]
         if entry.family not in ranking:
             return [f".family: got {entry.family!r}; families that rank: {', '.join(map(repr, ranking))}"]
@@ -206,8 +205,6 @@ class PipelineParams:
 
     def _entry_problems(self, name: str, entry: ModelEntry) -> list[str]:
         """What is wrong with one models entry, each message starting with '.<key>' or ':'."""
-        if not re.fullmatch(r"[a-z0-9_]+", name):
-            return [": names must be lower-case letters, digits and _"]
         classifying = [family for family in models.FAMILIES if models.can_classify(family)]
         if entry.family not in classifying:
             return [f".family: got {entry.family!r}; valid values: {', '.join(map(repr, classifying))}"]

@@ -33,7 +33,16 @@ def family(name: str) -> ModuleType:
 
 def recommender_class(name: str) -> type:
     """The family's Recommender subclass (this imports its model code: torch, cornac, scikit-learn)."""
-    return getattr(importlib.import_module(f"{__name__}.{name}.model"), family(name).RECOMMENDER)
+    return _model_class(name, family(name).RECOMMENDER)
+
+
+def ranker_class(name: str) -> type:
+    """The family's Ranker subclass (this imports its model code)."""
+    return _model_class(name, family(name).RANKER)
+
+
+def _model_class(name: str, class_name: str) -> type:
+    return getattr(importlib.import_module(f"{__name__}.{name}.model"), class_name)
 
 
 def can_classify(name: str) -> bool:
@@ -42,8 +51,3 @@ def can_classify(name: str) -> bool:
 
 def can_rank(name: str) -> bool:
     return getattr(family(name), "RANKER", None) is not None
-
-
-def ranker_class(name: str) -> type:
-    """The family's Ranker subclass (this imports its model code)."""
-    return getattr(importlib.import_module(f"{__name__}.{name}.model"), family(name).RANKER)

@@ -65,6 +65,7 @@ class StoredModel(ABC):
     def save(self, folder: str | Path, model_input: dict[str, Any]) -> None:
         folder = Path(folder)
         with atomic_path(folder / WEIGHTS) as tmp:
+            # safetensors stores whole buffers: a transposed or broadcast view must be made contiguous first
             save_file({name: np.ascontiguousarray(array) for name, array in self.arrays().items()}, str(tmp))
         info = {
             "family": type(self).__module__.split(".")[2],
@@ -96,7 +97,7 @@ class Recommender(StoredModel):
 
 
 class Ranker(StoredModel):
-    """A model that orders the catalogue for a user; ``class_names`` say which stars are relevant ("excellent")."""
+    """A model that orders the catalogue for a user (``class_names`` as for every stored model: split.bins)."""
 
     TASK = "rank"
 

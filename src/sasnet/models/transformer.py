@@ -7,9 +7,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from sasnet.models.next_item import PAD
 from sasnet.models.next_item_config import AttentionConfig
-
-PAD = 0
 
 
 class Block(nn.Module):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 
 import numpy as np
@@ -13,7 +13,7 @@ from sasnet import paths
 from sasnet.errors import PipelineError
 
 # What a user has shown before each target; "next" is the whole history, to recommend what comes after it.
-HISTORY_OF = {"train": (), "valid": ("train",), "test": ("train", "valid"), "next": ("train", "valid", "test")}
+HISTORY_OF = {"valid": ("train",), "test": ("train", "valid"), "next": ("train", "valid", "test")}
 
 
 @dataclass(frozen=True)
@@ -23,6 +23,8 @@ class RankingData:
     interactions: pd.DataFrame  # user, item (indices), stars, date, position, split; sorted by (user, position)
     items: pd.DataFrame  # business_id, name, categories; row i is item index i
     users: np.ndarray  # user ids; entry u is user index u
+    # per-split sequences and seen items, built once: rankers ask for them every epoch and every scoring batch
+    _cache: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @classmethod
     def from_frames(cls, interactions: pd.DataFrame, items: pd.DataFrame) -> RankingData:
@@ -59,26 +61,33 @@ class RankingData:
 
     def history(self, split: str) -> pd.DataFrame:
         """What every user has shown before ``split``'s target, in time order (train for valid; train and valid
-        for test)."""
+        for test; everything for next)."""
         return self.interactions[self.interactions["split"].isin(HISTORY_OF[split])]
 
     def sequences(self, split: str) -> list[np.ndarray]:
         """Each user's item indices before ``split``'s target, oldest first (``train``: the whole train part)."""
-        parts = ("train",) if split == "train" else HISTORY_OF[split]
-        seen = self.interactions[self.interactions["split"].isin(parts)]
-        return _per_user(seen["user"].to_numpy(), seen["item"].to_numpy(), self.n_users)
+        return self._per_user(split, "item")
 
     def star_sequences(self, split: str) -> list[np.ndarray]:
         """The stars of ``sequences(split)``, aligned with them."""
-        parts = ("train",) if split == "train" else HISTORY_OF[split]
-        seen = self.interactions[self.interactions["split"].isin(parts)]
-        return _per_user(seen["user"].to_numpy(), seen["stars"].to_numpy(), self.n_users)
+        return self._per_user(split, "stars")
 
     def seen_matrix(self, split: str) -> sp.csr_matrix:
         """[users, items] 1 where the user interacted before ``split``'s target: those items are never ranked."""
-        seen = self.history(split)
-        ones = np.ones(len(seen), dtype=np.float32)
-        return sp.csr_matrix((ones, (seen["user"], seen["item"])), shape=(self.n_users, self.n_items))
+        if ("seen", split) not in self._cache:
+            seen = self.history(split)
+            ones = np.ones(len(seen), dtype=np.float32)
+            self._cache["seen", split] = sp.csr_matrix((ones, (seen["user"], seen["item"])),
+                                                       shape=(self.n_users, self.n_items))
+        return self._cache["seen", split]
+
+    def _per_user(self, split: str, column: str) -> list[np.ndarray]:
+        if (column, split) not in self._cache:
+            seen = self.part("train") if split == "train" else self.history(split)
+            bounds = np.searchsorted(seen["user"].to_numpy(), np.arange(self.n_users + 1))  # users arrive sorted
+            values = seen[column].to_numpy()
+            self._cache[column, split] = [values[bounds[u]:bounds[u + 1]] for u in range(self.n_users)]
+        return self._cache[column, split]
 
     def require_size(self, n_users: int | None, n_items: int) -> None:
         """Refuse a saved ranker fitted on another split: its users or its catalogue differ from these."""
@@ -92,11 +101,6 @@ class RankingData:
     def train_counts(self) -> np.ndarray:
         """Train interactions per item (popularity)."""
         return np.bincount(self.part("train")["item"], minlength=self.n_items)
-
-
-def _per_user(users: np.ndarray, values: np.ndarray, n_users: int) -> list[np.ndarray]:
-    bounds = np.searchsorted(users, np.arange(n_users + 1))  # users arrive sorted
-    return [values[bounds[u]:bounds[u + 1]] for u in range(n_users)]
 
 
 def load_ranking_data() -> RankingData:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.sparse as sp
+from scipy.stats import rankdata
 
 from sasnet.errors import PipelineError
 from sasnet.scoring import percentile_interval
@@ -68,12 +69,7 @@ def coverage(recommended: np.ndarray, n_items: int) -> float:
 
 def popularity_percentiles(train_counts: np.ndarray) -> np.ndarray:
     """Each item's popularity percentile in the catalogue (100: the most interacted-with; ties share the mean)."""
-    order = np.argsort(np.argsort(train_counts, kind="stable"), kind="stable")
-    ranks = np.zeros(len(train_counts))
-    for count in np.unique(train_counts):  # equal counts share their mean rank
-        members = train_counts == count
-        ranks[members] = order[members].mean()
-    return 100.0 * (ranks + 1) / len(train_counts)
+    return 100.0 * rankdata(train_counts, method="average") / len(train_counts)
 
 
 def mean_popularity_percentile(recommended: np.ndarray, train_counts: np.ndarray) -> float:

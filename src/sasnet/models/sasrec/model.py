@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from sasnet.models.next_item import NextItemRanker
-from sasnet.models.transformer import PAD, TransformerEncoder
+from sasnet.models.next_item import PAD, NextItemRanker
+from sasnet.models.transformer import TransformerEncoder
 from sasnet.ranking.data import RankingData
 
 
