@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import scipy.sparse as sp
+import torch
 from conftest import REPO_ROOT
 
 from sasnet.config import ParamsError, build
@@ -412,6 +413,19 @@ def test_bpr_learns_which_items_go_together(fitted, data):
     """A user's items are an arc of the cycle and the target is next to it: co-occurrence is enough to beat
     popularity, which is flat on a cycle."""
     assert ndcg_at_k(fitted("bpr")[0], data) > ndcg_at_k(fitted("popularity")[0], data) + 0.15
+
+
+@pytest.mark.parametrize("name", SEQUENCE_RANKERS)
+def test_sequence_rankers_start_near_the_uniform_loss(data, name):
+    """Untrained, a network's logits are near zero, so its loss is near log(catalogue): output vectors tied to
+    N(0, 1) embeddings started SASRec at several times that, and it never left the popular items."""
+    model = make_ranker(name, hidden_dim=64)
+    model._setup(data.n_items)
+    model.network.eval()
+    tokens, stars = model._train_windows(data)
+    with torch.no_grad():
+        loss, _ = model._loss(*model._batch(tokens, stars, np.random.default_rng(0)))
+    assert abs(loss.item() - math.log(data.n_items)) < 0.1
 
 
 @pytest.mark.slow

@@ -36,6 +36,7 @@ from sasnet.ranking.evaluation import valid_ndcg
 
 PAD = 0  # item index i is token i + 1
 SCORING_BATCH = 256
+EMBEDDING_STD = 0.02  # as BERT4Rec and RecBole; see init_embeddings
 
 
 def windows(sequences: list[np.ndarray], stars: list[np.ndarray], size: int, stride: int,
@@ -52,6 +53,18 @@ def windows(sequences: list[np.ndarray], stars: list[np.ndarray], size: int, str
     if not token_rows:
         return np.zeros((0, size), np.int64), np.zeros((0, size), np.int64)
     return np.stack(token_rows), np.stack(star_rows)
+
+
+def init_embeddings(network: torch.nn.Module) -> None:
+    """Every embedding (items, positions) drawn from N(0, EMBEDDING_STD²), the padding row zero. torch's default
+    N(0, 1) item vectors, tied to the output, start the logits at a spread of ~sqrt(hidden_dim): SASRec began at a
+    loss of 34 (uniform: 7.2 on MovieLens-100k) and stayed on the popular items (valid NDCG@10 0.04 against 0.13)."""
+    for module in network.modules():
+        if isinstance(module, torch.nn.Embedding):
+            torch.nn.init.normal_(module.weight, std=EMBEDDING_STD)
+            if module.padding_idx is not None:
+                with torch.no_grad():
+                    module.weight[module.padding_idx].zero_()
 
 
 def peak_memory_mb(device: torch.device) -> float:
@@ -73,7 +86,9 @@ class NextItemRanker(Ranker):
     def _setup(self, n_items: int) -> None:
         self.device = torch.device(resolve_device(self.config.device, f"{type(self).__module__}.device"))
         self.n_items = n_items
-        self.network = self.build_network(n_items).to(self.device)
+        self.network = self.build_network(n_items)
+        init_embeddings(self.network)
+        self.network.to(self.device)
 
     def fit(self, data: RankingData, progress: bool = True, k: int = 10) -> FitResult:
         config = self.config
