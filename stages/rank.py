@@ -6,8 +6,6 @@ top-k and the target's rank), metrics/rankers/<ranker>.json (valid and test top-
 popularity bias, fit facts, wall time) and plots/rankers/<ranker>.csv (valid NDCG@k by epoch).
 """
 
-import time
-
 import pandas as pd
 
 from sasnet import paths
@@ -16,11 +14,10 @@ from sasnet.models import ranker_class
 from sasnet.params import Params, ranker_config
 from sasnet.ranking.data import load_ranking_data
 from sasnet.ranking.evaluation import rank_targets, ranking_report, rankings_frame, relevant_stars
-from sasnet.stage import run_stage
+from sasnet.stage import run_stage, stage_seconds
 
 
 def run(params: Params, name: str) -> None:
-    start = time.perf_counter()
     entry, config = params.rankers[name], params.ranking
     data = load_ranking_data()
     model = ranker_class(entry.family)(ranker_config(params, name), list(params.split.bins))
@@ -39,7 +36,7 @@ def run(params: Params, name: str) -> None:
     write_csv(curves.reset_index(), paths.ranking_curves(name))
     write_json(
         {"ranker": name, **entry.describe(), "relevant": config.relevant, **reports,
-         "fit": fitted.facts, "stage_seconds": time.perf_counter() - start},
+         "fit": fitted.facts, "stage_seconds": stage_seconds()},
         paths.ranker_metrics(name),
     )
 

@@ -7,7 +7,7 @@ from sasnet import paths
 from sasnet.data.leave_last_out import leave_last_out
 from sasnet.io import write_json, write_parquet
 from sasnet.params import Params
-from sasnet.stage import run_stage
+from sasnet.stage import run_stage, stage_seconds
 
 
 def run(params: Params) -> None:
@@ -18,7 +18,8 @@ def run(params: Params) -> None:
     write_parquet(interactions, paths.RANK_INTERACTIONS)
     write_parquet(items, paths.RANK_ITEMS)
     counts = interactions["split"].value_counts()
-    write_json(facts | {f"{split}_interactions": int(counts.get(split, 0)) for split in ("train", "valid", "test")},
+    write_json(facts | {f"{split}_interactions": int(counts.get(split, 0)) for split in ("train", "valid", "test")}
+               | {"stage_seconds": stage_seconds()},
                paths.METRICS / "rank_split.json")
 
 

@@ -24,7 +24,7 @@ from sasnet.report import (
     read_metrics,
     render_results,
 )
-from sasnet.stage import run_stage
+from sasnet.stage import run_stage, stage_seconds
 
 
 def run(params: Params) -> None:
@@ -45,7 +45,8 @@ def run(params: Params) -> None:
         predictions, baseline, len(class_names), evaluation.bootstrap_samples, evaluation.seed, evaluation.confidence
     )
     table = comparison_table(metrics, "test", bayes_accuracy(split_summary, "test"))
-    write_json({**comparison_summary(table, pairs), "against_baseline": {row["model"]: row for row in comparisons}},
+    write_json({**comparison_summary(table, pairs), "against_baseline": {row["model"]: row for row in comparisons},
+                "stage_seconds": stage_seconds()},
                paths.METRICS / "model_comparison.json")
     write_csv(table, paths.PLOTS / "model_comparison.csv")
     comparison_plot(table, paths.PLOTS / "model_comparison.png")

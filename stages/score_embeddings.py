@@ -10,7 +10,7 @@ from sasnet.io import write_csv, write_json, write_parquet
 from sasnet.params import Params
 from sasnet.plots import interval_bars, message_figure, similarity_heatmaps, similarity_scatter
 from sasnet.scoring import CategoryNameEmbeddings, eligible_categories, score_embeddings, similarity_matrices
-from sasnet.stage import run_stage
+from sasnet.stage import run_stage, stage_seconds
 
 HEATMAP_CATEGORIES = 30  # the most-reviewed ones: a larger heatmap is unreadable
 
@@ -37,7 +37,7 @@ def run(params: Params) -> None:
     reference = CategoryNameEmbeddings(names, encode_names(names, params.embed.minilm)) if names else None
     result = score_embeddings(embeddings, reviews, list(params.split.bins), reference, config)
 
-    write_json(result.summary(), paths.EMBEDDING_SCORES)
+    write_json(result.summary() | {"stage_seconds": stage_seconds()}, paths.EMBEDDING_SCORES)
     write_parquet(result.pairs, paths.CATEGORY_PAIRS)
     if result.best_method is None:  # no category part (e.g. Amazon): the sentiment part alone, and say so
         table = result.table.sort_values("AE_s")

@@ -8,7 +8,7 @@ from sasnet.data.splitting import bayes_oracle, class_counts, split_reviews
 from sasnet.io import write_csv, write_json, write_parquet
 from sasnet.params import Params
 from sasnet.plots import grouped_bars
-from sasnet.stage import run_stage
+from sasnet.stage import run_stage, stage_seconds
 
 
 def run(params: Params) -> None:
@@ -37,7 +37,7 @@ def run(params: Params) -> None:
         for name, frame in splits.items():
             metrics[name]["oracle"] = bayes_oracle(frame, truth, config.bins)
 
-    write_json(metrics, paths.METRICS / "split.json")
+    write_json(metrics | {"stage_seconds": stage_seconds()}, paths.METRICS / "split.json")
     write_csv(counts, paths.PLOTS / "split_class_counts.csv")
     grouped_bars(counts, "split", "class", "reviews", "Reviews per class and split", paths.PLOTS / "split_class_counts.png")
 

@@ -6,8 +6,6 @@ data/models/<model>/ (model.safetensors, model.json), data/predictions/<model>.p
 metrics/models/<model>.json and plots/models/<model>.csv (valid scores by epoch; one row for a one-shot fit).
 """
 
-import time
-
 import pandas as pd
 
 from sasnet import paths
@@ -16,11 +14,10 @@ from sasnet.io import atomic_dir, write_csv, write_json
 from sasnet.model_data import load_model_data
 from sasnet.models import recommender_class
 from sasnet.params import Params, model_config
-from sasnet.stage import run_stage
+from sasnet.stage import run_stage, stage_seconds
 
 
 def run(params: Params, name: str) -> None:
-    start = time.perf_counter()
     entry = params.models[name]
     class_names = list(params.split.bins)
     model = recommender_class(entry.family)(model_config(params, name), class_names)
@@ -44,7 +41,7 @@ def run(params: Params, name: str) -> None:
     write_csv(curves.reset_index(), paths.training_curves(name))
     write_json(
         {"model": name, **entry.describe(), **scores, "fit": fitted.facts,
-         "stage_seconds": time.perf_counter() - start},
+         "stage_seconds": stage_seconds()},
         paths.model_metrics(name),
     )
 

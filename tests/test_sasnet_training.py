@@ -10,6 +10,7 @@ import pytest
 import torch
 from test_sasnet_model import tiny_config
 
+from sasnet.models.sasnet import training
 from sasnet.models.sasnet.training import EntitySets, predict_proba, train_sasnet
 
 pytestmark = pytest.mark.usefixtures("single_torch_thread")
@@ -176,6 +177,35 @@ def test_training_stops_after_patience_epochs_without_improvement():
     result = train(lr=1e-12, epochs=50, patience=3)  # too small a step to change a prediction
     assert result.stopped_early
     assert result.best_epoch == 1 and len(result.history) == 1 + 3
+
+
+def test_the_progress_bar_ends_where_early_stopping_would_stop(monkeypatch):
+    bars = []
+
+    class RecordingBar:  # tqdm's interface as train_sasnet uses it
+        def __init__(self, total, **kwargs):
+            self.total, self.n, self.totals = total, 0, []
+            bars.append(self)
+
+        def update(self, steps):
+            self.n += steps
+            self.totals.append(self.total)
+
+        def set_postfix(self, **kwargs):
+            self.postfix = kwargs
+
+        def close(self):
+            pass
+
+    monkeypatch.setattr(training, "tqdm", RecordingBar)
+    result = train(epochs=40, patience=4)
+    (bar,) = bars
+    bests = np.maximum.accumulate([record.valid.macro_f1 for record in result.history])
+    best_epochs = [1 + int(np.flatnonzero(bests[: epoch] == bests[epoch - 1])[0])
+                   for epoch in range(1, len(bests) + 1)]
+    assert bar.totals == [min(40, best + 4) for best in best_epochs]  # never the 40-epoch upper bound itself
+    assert bar.n == len(result.history) == bar.totals[-1]  # it fills exactly when the run stops
+    assert bar.postfix["patience_left"] == 0
 
 
 def test_a_sampler_returning_bad_shapes_is_reported():

@@ -21,12 +21,13 @@ class LlmConfig:
     gguf_file: str | None  # file name inside the model's folder; null: the package's only .gguf, or no GGUF
     quantize: Literal["none", "gptq"]  # gptq: the quantize stage's checkpoint replaces `model`
     trust_remote_code: bool
-    dtype: Literal["auto", "float32", "bfloat16", "float16"]  # auto: bfloat16 on CUDA, float32 on CPU
+    dtype: Literal["auto", "float32", "bfloat16", "float16"]  # auto: bfloat16 on CUDA and bf16-capable CPUs
     device: Literal["auto", "cpu", "cuda"]  # auto: cuda when available
     max_tokens: int  # review tokens kept per review; the prompt comes on top
     batch_tokens: int  # padded tokens per forward pass (a longer review still runs, alone)
     instruction: str  # the system message of the instructed mode
     shard_reviews: int  # reviews per resumable shard
+    prompt_cache: bool  # instructed mode: the prompt's keys/values computed once, not fed with every review
 
     def check(self) -> list[str]:
         problems = []

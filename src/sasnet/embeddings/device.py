@@ -1,4 +1,4 @@
-"""The torch device a `device` param names; shared by every encoder."""
+"""The torch device a `device` param names, and whether the CPU computes bfloat16 natively; shared by every encoder."""
 
 import torch
 
@@ -12,3 +12,8 @@ def resolve_device(device: str, param: str) -> str:
     if device == "cuda" and not torch.cuda.is_available():
         raise PipelineError(f"{param} is 'cuda' but torch sees no CUDA device (use 'auto' or 'cpu')")
     return device
+
+
+def cpu_has_native_bf16() -> bool:
+    """AVX512-BF16 or AMX: bfloat16 matmuls run in hardware (about 1.7x float32 for SmolLM2 on 2 Zen 4 cores)."""
+    return torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()

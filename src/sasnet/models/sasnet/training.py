@@ -139,8 +139,11 @@ def train_sasnet(
         model = SASNet(config, table.embeddings.shape[1], n_classes).to(device)
         optimizer = _adamw(model, config)
         best_epoch, best_macro_f1, best_state = 0, -math.inf, {}
-        epochs = tqdm(range(1, config.epochs + 1), desc="train_sasnet", unit="epoch", disable=not progress)
-        for epoch in epochs:
+        # The bar's end is where early stopping will stop if valid macro-F1 does not improve again, so its
+        # time left is an honest estimate (config.epochs is only an upper bound).
+        bar = tqdm(total=min(config.epochs, config.patience), desc="train_sasnet (to early stop)", unit="epoch",
+                   disable=not progress)
+        for epoch in range(1, config.epochs + 1):
             start = time.perf_counter()
             if epoch == 1 or config.resample_sets:
                 train_sets = _draw(draw_sets, train_rows, train_rng, n_reviews)
@@ -157,12 +160,15 @@ def train_sasnet(
             if valid_scores.macro_f1 > best_macro_f1:
                 best_epoch, best_macro_f1 = epoch, valid_scores.macro_f1
                 best_state = {name: value.detach().clone() for name, value in model.state_dict().items()}
-            epochs.set_postfix(
+            bar.total = min(config.epochs, best_epoch + config.patience)
+            bar.set_postfix(
                 valid_macro_f1=f"{valid_scores.macro_f1:.4f}", best_epoch=best_epoch,
-                patience_left=config.patience - (epoch - best_epoch),
+                patience_left=config.patience - (epoch - best_epoch), refresh=False,
             )
+            bar.update(1)
             if epoch - best_epoch >= config.patience:
                 break
+        bar.close()
         best_valid = history[best_epoch - 1].valid
 
     model.load_state_dict(best_state)
