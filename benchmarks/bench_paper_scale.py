@@ -91,7 +91,9 @@ def run_stage(workspace: Path, stage: str) -> tuple[float, float]:
     process.returncode = os.waitstatus_to_exitcode(status)
     if process.returncode != 0:
         raise SystemExit(f"stage {stage} failed ({process.returncode})")
-    return time.perf_counter() - started, usage.ru_maxrss / 1024  # ru_maxrss is in kB on Linux
+    seconds, peak_mb = time.perf_counter() - started, usage.ru_maxrss / 1024  # ru_maxrss is in kB on Linux
+    print(f"{stage}: {seconds:,.1f} s, peak RSS {peak_mb:,.0f} MB", flush=True)
+    return seconds, peak_mb
 
 
 def main() -> None:
@@ -110,6 +112,7 @@ def main() -> None:
         user, business = yelp_like_reviews(args.users, args.businesses, args.reviews, args.seed)
         review_path, business_path = write_files(workspace, user, business, args.users, args.businesses, args.seed)
         written_s = time.perf_counter() - started
+        file_gb = review_path.stat().st_size / 2**30
         make_workspace(workspace, review_path, business_path)
         rows = [(stage, *run_stage(workspace, stage)) for stage in STAGES]
         metrics = {stage: json.loads((workspace / "metrics" / f"{stage}.json").read_text()) for stage in STAGES}
@@ -117,7 +120,7 @@ def main() -> None:
         if args.workdir is None:
             shutil.rmtree(workspace)
 
-    print(f"\n{len(user):,} review lines ({review_path.stat().st_size / 2**30:.2f} GB if kept; written in "
+    print(f"\n{len(user):,} review lines ({file_gb:.2f} GB; written in "
           f"{written_s:.0f} s), {args.users:,} users, {args.businesses:,} businesses drawn; "
           f"{os.cpu_count()} CPU cores\n")
     kept = {"ingest": metrics["ingest"]["files"]["reviews"]["accepted"],

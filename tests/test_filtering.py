@@ -7,8 +7,9 @@ import pandas as pd
 import pytest
 
 from sasnet.data.configs import FilterConfig
-from sasnet.data.filtering import filter_reviews, kcore_mask
+from sasnet.data.filtering import core_of, filter_reviews, kcore_mask
 from sasnet.errors import PipelineError
+from sasnet.io import copy_parquet_rows
 
 
 def brute_force_core(users, businesses, k_user, k_business):
@@ -74,3 +75,23 @@ def test_real_yelp_density_is_stable_under_its_own_core(shared_data):
     assert kept.groupby("user_id").size().min() >= 40
     assert kept.groupby("business_id").size().min() >= 45
     assert metrics["n_rounds"] > 10
+
+
+@pytest.mark.parametrize("batch_rows", [1, 3, 1000])
+def test_the_stage_streams_exactly_the_core_rows_with_their_types(tmp_path, batch_rows):
+    rng = np.random.default_rng(0)
+    reviews = pd.DataFrame({
+        "review_id": [f"r{i}" for i in range(40)],
+        "user_id": [f"u{i}" for i in rng.integers(0, 6, 40)],
+        "business_id": [f"b{i}" for i in rng.integers(0, 5, 40)],
+        "stars": rng.integers(1, 6, 40).astype(np.int8),
+        "text": [f"text {i} " * i for i in range(40)],
+    })
+    reviews.to_parquet(tmp_path / "in.parquet", index=False, row_group_size=7)
+    config = FilterConfig(min_user_reviews=3, min_business_reviews=7)
+    keep, metrics = core_of(reviews["user_id"], reviews["business_id"], config)
+    assert 0 < keep.sum() < len(reviews)  # the filter removes some rows: the check can fail
+    copy_parquet_rows(tmp_path / "in.parquet", tmp_path / "out.parquet", keep, batch_rows=batch_rows)
+    expected, expected_metrics = filter_reviews(reviews, config)
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "out.parquet"), expected)
+    assert metrics == expected_metrics

@@ -11,7 +11,10 @@ import tempfile
 from pathlib import Path
 from typing import Any, Iterator
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 
 @contextlib.contextmanager
@@ -72,6 +75,20 @@ def write_json(obj: Any, path: str | os.PathLike) -> None:
 def write_parquet(df: pd.DataFrame, path: str | os.PathLike) -> None:
     with atomic_path(path) as tmp:
         df.to_parquet(tmp, index=False, compression="zstd")
+
+
+def copy_parquet_rows(source: str | os.PathLike, target: str | os.PathLike, keep: np.ndarray,
+                      batch_rows: int = 65_536) -> None:
+    """Write the rows of ``source`` where ``keep`` is True to ``target``, in order, one record batch in memory at a
+    time; the schema (pandas' metadata included) is the source's."""
+    reader = pq.ParquetFile(source)
+    if len(keep) != reader.metadata.num_rows:
+        raise ValueError(f"{source} has {reader.metadata.num_rows} rows, the mask {len(keep)}")
+    with atomic_path(target) as tmp, pq.ParquetWriter(tmp, reader.schema_arrow, compression="zstd") as writer:
+        start = 0
+        for batch in reader.iter_batches(batch_size=batch_rows):
+            writer.write_batch(batch.filter(pa.array(keep[start : start + batch.num_rows])))
+            start += batch.num_rows
 
 
 def write_csv(df: pd.DataFrame, path: str | os.PathLike) -> None:

@@ -50,30 +50,25 @@ def kcore_mask(
             return keep, rounds
 
 
-def filter_reviews(reviews: pd.DataFrame, config: FilterConfig) -> tuple[pd.DataFrame, dict]:
-    """Keep the fixed-point core of ``reviews``; return it with the metrics of every round."""
-    keep, rounds = kcore_mask(
-        reviews["user_id"], reviews["business_id"], config.min_user_reviews, config.min_business_reviews
-    )
-    kept = reviews.loc[keep].reset_index(drop=True)
-    if kept.empty:
+def core_of(user_ids: pd.Series, business_ids: pd.Series, config: FilterConfig) -> tuple[np.ndarray, dict]:
+    """The mask of the reviews in the fixed-point core of these (user, business) pairs, and the filter's metrics."""
+    keep, rounds = kcore_mask(user_ids, business_ids, config.min_user_reviews, config.min_business_reviews)
+    if not keep.any():
         raise PipelineError(
             f"no review survives the filter (users >= {config.min_user_reviews} reviews, businesses >= "
-            f"{config.min_business_reviews}) on {len(reviews)} reviews: lower filter.min_user_reviews or "
+            f"{config.min_business_reviews}) on {len(keep)} reviews: lower filter.min_user_reviews or "
             "filter.min_business_reviews"
         )
     metrics = {
-        "input": {
-            "reviews": len(reviews),
-            "users": int(reviews["user_id"].nunique()),
-            "businesses": int(reviews["business_id"].nunique()),
-        },
-        "output": {
-            "reviews": len(kept),
-            "users": int(kept["user_id"].nunique()),
-            "businesses": int(kept["business_id"].nunique()),
-        },
+        "input": {"reviews": len(keep), "users": int(user_ids.nunique()), "businesses": int(business_ids.nunique())},
+        "output": {"reviews": int(keep.sum()), "users": rounds[-1]["users"], "businesses": rounds[-1]["businesses"]},
         "n_rounds": len(rounds),
         "rounds": rounds,
     }
-    return kept, metrics
+    return keep, metrics
+
+
+def filter_reviews(reviews: pd.DataFrame, config: FilterConfig) -> tuple[pd.DataFrame, dict]:
+    """Keep the fixed-point core of ``reviews``; return it with the metrics of every round."""
+    keep, metrics = core_of(reviews["user_id"], reviews["business_id"], config)
+    return reviews.loc[keep].reset_index(drop=True), metrics
