@@ -8,7 +8,7 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
-from tiny_llm import TINY, save_tiny_model, tiny_tokenizer
+from tiny_llm import TINY, kill_after_one_shard, save_tiny_model, tiny_tokenizer
 from transformers import LlamaConfig
 from workspace import tiny_params
 
@@ -65,17 +65,8 @@ def test_two_gloo_ranks_give_bitwise_the_single_process_embeddings(config, tmp_p
 
 def test_each_rank_takes_its_share_and_a_killed_rank_resumes_from_its_finished_shards(config, tmp_path,
                                                                                         monkeypatch):
-    real_embed_shard = llm._embed_shard
-    computed = []
-
-    def killed_after_one_shard(*args, **kwargs):
-        if computed:
-            raise KeyboardInterrupt
-        computed.append(real_embed_shard(*args, **kwargs))
-        return computed[-1]
-
     monkeypatch.setattr(llm, "_ranks", lambda: (1, 2))
-    monkeypatch.setattr(llm, "_embed_shard", killed_after_one_shard)
+    _, real_embed_shard = kill_after_one_shard(monkeypatch)
     with pytest.raises(KeyboardInterrupt):
         embed_share(REVIEWS, config, "instructed", tmp_path)
     (finished,) = tmp_path.glob("*/shard_*.npz")

@@ -14,7 +14,7 @@ import pytest
 import torch
 from transformers import AutoModel, AutoTokenizer, GPT2Config, LlamaConfig, Phi3Config
 
-from tiny_llm import TINY, save_tiny_model, tiny_tokenizer
+from tiny_llm import TINY, kill_after_one_shard, save_tiny_model, tiny_tokenizer
 
 from sasnet.embeddings import llm
 from sasnet.embeddings.device import cpu_has_native_bf16
@@ -230,16 +230,7 @@ def test_an_interrupted_run_resumes_without_recomputing_and_matches_an_uninterru
                                                                                           monkeypatch):
     config = tiny_config(model_dirs["llama"])
     uninterrupted, _ = embed_reviews(REVIEWS, config, "instructed", tmp_path / "uninterrupted")
-    real_embed_shard = llm._embed_shard
-    computed = []
-
-    def failing_after_one_shard(*args, **kwargs):
-        if computed:
-            raise KeyboardInterrupt
-        computed.append(real_embed_shard(*args, **kwargs))
-        return computed[-1]
-
-    monkeypatch.setattr(llm, "_embed_shard", failing_after_one_shard)
+    computed, real_embed_shard = kill_after_one_shard(monkeypatch)
     with pytest.raises(KeyboardInterrupt):
         embed_reviews(REVIEWS, config, "instructed", tmp_path / "resumed")
     (finished,) = (tmp_path / "resumed").glob("*/shard_*.npz")

@@ -6,12 +6,13 @@ They run the real loading and embedding code offline in seconds; their numbers m
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable
 
 import torch
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
 from transformers import AutoModel, LlamaConfig, PretrainedConfig, PreTrainedTokenizerFast
 
+from sasnet.embeddings import llm
 from sasnet.embeddings.llm import PAPER_INSTRUCTION
 
 CHATML = ("{% for message in messages %}<|im_start|>{{ message['role'] }}\n{{ message['content'] }}<|im_end|>\n"
@@ -43,3 +44,21 @@ def save_tiny_model(folder: Path, config: PretrainedConfig, tokenizer: PreTraine
 def save_tiny_llama(folder: Path, training_texts: Iterable[str]) -> Path:
     tokenizer = tiny_tokenizer(training_texts)
     return save_tiny_model(folder, LlamaConfig(vocab_size=len(tokenizer), **TINY), tokenizer)
+
+
+def kill_after_one_shard(monkeypatch) -> tuple[list, Callable]:
+    """Make the LLM embed raise KeyboardInterrupt (a killed run) once it has written one shard.
+
+    Returns the list the computed shards are appended to and the real shard function, to restore or wrap.
+    """
+    real_embed_shard = llm._embed_shard
+    computed = []
+
+    def killed_after_one_shard(*args, **kwargs):
+        if computed:
+            raise KeyboardInterrupt
+        computed.append(real_embed_shard(*args, **kwargs))
+        return computed[-1]
+
+    monkeypatch.setattr(llm, "_embed_shard", killed_after_one_shard)
+    return computed, real_embed_shard

@@ -95,8 +95,8 @@ def _model_source(config: LlmConfig, model_path: str | None) -> tuple[str, str |
 def resolve_dtype(dtype: str, device: str) -> torch.dtype:
     """``auto``: bfloat16 on CUDA and on CPUs with bf16 instructions, else float32 (bf16 emulated is ~8x slower).
 
-    On the demo's reviews SmolLM2's bf16 embeddings match float32's to a cosine >= 0.997 per review after z-scoring
-    (every pooling); the fingerprint and the stage's metrics record the dtype used.
+    On the demo's reviews SmolLM2's bf16 embeddings match float32's to a cosine >= 0.996 per review after z-scoring
+    (every pooling; benchmarks/bench_llm_cpu_paths.py); the fingerprint and the stage's metrics record the dtype.
     """
     if dtype == "auto":
         return torch.bfloat16 if device == "cuda" or cpu_has_native_bf16() else torch.float32
