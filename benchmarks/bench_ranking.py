@@ -2,11 +2,15 @@
 
 Usage: python benchmarks/bench_ranking.py [--dataset movielens|amazon|demo] [--workdir DIR]
            [--max-lens 10,25,50,100,200] [--library cornac_sasrec,cornac_bert4rec,cornac_gru4rec] [--threads N]
+           [--sasnet minilm/mean] [--relevant all|excellent]
 
 Every ranker family runs as its `rank@<ranker>` stage in a temporary DVC workspace (the repository's dvc.yaml,
 stages and params.yaml with the data set's overrides), our SASRec / BERT4Rec / GRU4Rec beside cornac's on the same
-split and metrics (cornac's take ~2.5 minutes an epoch each on MovieLens-100k: --library picks them). MovieLens-100k is read in place (../shared/data), filtered 5/5 (99,287 ratings, 943 users, 1,349
-items; SOURCE.md), never copied into the repository. Prints one row per ranker (test metrics with 95% intervals,
+split and metrics (cornac's take ~2.5 minutes an epoch each on MovieLens-100k: --library picks them). On a data set
+with review text (the demo, Amazon) SASNet ranks too, by P(excellent), from the embedding runs and poolings of
+--sasnet (rankers sasnet_<run>_<pooling>; their embed and normalize stages run first). MovieLens-100k is read in
+place (../shared/data), filtered 5/5 (99,287 ratings, 943 users, 1,349 items; SOURCE.md), never copied into the
+repository. Prints one row per ranker (test metrics with 95% intervals,
 coverage, popularity percentile, best epoch, parameters, epoch time, peak memory, stage time) and the wall time per
 family, then answers two questions of the sequential seed with a plot each (data and PNG under plots/bench/):
 - how test NDCG@10 and epoch time change with SASRec's max sequence length (--max-lens);
@@ -34,14 +38,27 @@ from bench_real import REPO_ROOT, SHARED_DATA, copy_pipeline, write_mcauley_json
 
 OUT_DIR = REPO_ROOT / "plots" / "bench"
 LIBRARY_RANKERS = {
-    "cornac_sasrec": {"family": "cornac_seq", "overrides": {"model": "sasrec"}},
-    "cornac_bert4rec": {"family": "cornac_seq", "overrides": {"model": "bert4rec"}},
-    "cornac_gru4rec": {"family": "cornac_seq", "overrides": {"model": "gru4rec", "lr": 0.05}},
+    "cornac_sasrec": {"family": "cornac_seq", "input": "rank_split", "overrides": {"model": "sasrec"}},
+    "cornac_bert4rec": {"family": "cornac_seq", "input": "rank_split", "overrides": {"model": "bert4rec"}},
+    "cornac_gru4rec": {"family": "cornac_seq", "input": "rank_split", "overrides": {"model": "gru4rec", "lr": 0.05}},
 }
-EXTRA_RANKERS = {"lstm": {"family": "gru4rec", "overrides": {"cell": "lstm"}}}
+SLOW_FIRST = ("xlstm", "sasrec", "gru4rec", "lstm", "bert4rec")
+EXTRA_RANKERS = {"lstm": {"family": "gru4rec", "input": "rank_split", "overrides": {"cell": "lstm"}}}
 
 
-def configure(params: dict, dataset: str, library: list[str]) -> None:
+TEXT_DATASETS = ("amazon", "demo")
+
+
+def sasnet_rankers(inputs: list[str]) -> dict[str, dict]:
+    """``run/pooling`` pairs as rankers entries of the sasnet family."""
+    rankers = {}
+    for value in inputs:
+        run, _, pooling = value.partition("/")
+        rankers[f"sasnet_{run}_{pooling}"] = {"family": "sasnet", "input": f"normalized/{run}", "pooling": pooling}
+    return rankers
+
+
+def configure(params: dict, dataset: str, library: list[str], sasnet: list[str], relevant: str) -> None:
     if dataset == "movielens":
         params["data"]["source"] = "ratings"
         folder = SHARED_DATA / "movielens-100k"
@@ -59,7 +76,14 @@ def configure(params: dict, dataset: str, library: list[str]) -> None:
         params["data"]["source"] = "amazon"
         params["filter"] = {"min_user_reviews": 5, "min_business_reviews": 5}
         params["sample"]["method"] = "none"
+    params["ranking"]["relevant"] = relevant
     params["rankers"] = params["rankers"] | EXTRA_RANKERS | {name: LIBRARY_RANKERS[name] for name in library}
+    if dataset in TEXT_DATASETS and sasnet:
+        # only the embeddings the SASNet rankers read: the normalize stage z-scores every embed.encoders run
+        runs = {value.partition("/")[0] for value in sasnet}
+        params["embed"]["encoders"] = {run: params["embed"]["encoders"][run] for run in runs}
+        params["models"] = {"majority": {"family": "majority", "input": "split"}}
+        params["rankers"] |= sasnet_rankers(sasnet)
 
 
 def ranker_rows(params: dict) -> pd.DataFrame:
@@ -144,6 +168,35 @@ def plot_attention(profile: pd.DataFrame, dataset: str, path: Path) -> None:
     plt.close(fig)
 
 
+def reproduce(rankers: dict[str, dict], folder: Path, env: dict, jobs: int) -> None:
+    """``dvc repro`` of the rankers' stages; with ``jobs`` > 1, their inputs first (rank_split, and normalize for a
+    ranker that reads an embedding), then the stages' own command (python stages/rank.py <ranker>) ``jobs`` at a
+    time, and ``dvc commit`` records them: `dvc repro` runs one stage at a time, and two concurrent `dvc repro`
+    calls fail on the repository lock."""
+    stages = [f"rank@{name}" for name in rankers]
+    if jobs == 1:
+        subprocess.run(["dvc", "repro", *stages], cwd=folder, env=env, check=True)
+        return
+    upstream = ["rank_split"] + (["normalize"] if any(entry["input"].startswith("normalized/")
+                                                      for entry in rankers.values()) else [])
+    subprocess.run(["dvc", "repro", *upstream], cwd=folder, env=env, check=True)
+    # the slow families first (by MovieLens-100k's stage times), so that the quick ones fill in beside them
+    queue = sorted(rankers, key=lambda name: SLOW_FIRST.index(name) if name in SLOW_FIRST else len(SLOW_FIRST))
+    running = []
+    while queue or running:
+        while queue and len(running) < jobs:
+            name = queue.pop(0)
+            running.append(subprocess.Popen([sys.executable, "stages/rank.py", name], cwd=folder, env=env))
+        time.sleep(1)
+        for process in [process for process in running if process.poll() is not None]:
+            if process.returncode:
+                for other in running:
+                    other.kill()
+                raise subprocess.CalledProcessError(process.returncode, process.args)
+            running.remove(process)
+    subprocess.run(["dvc", "commit", "--force", *stages], cwd=folder, env=env, check=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", default="movielens", choices=("movielens", "amazon", "demo"))
@@ -152,6 +205,12 @@ def main() -> None:
     parser.add_argument("--library", default=",".join(LIBRARY_RANKERS),
                         help="cornac's rankers to run beside ours ('' skips them)")
     parser.add_argument("--threads", type=int, default=None, help="torch threads per stage (default: torch's)")
+    parser.add_argument("--sasnet", default="minilm/mean",
+                        help="SASNet rankers on a data set with text: embed.encoders runs and poolings, run/pooling "
+                             "comma-separated ('' skips them)")
+    parser.add_argument("--relevant", default="all", choices=("all", "excellent"), help="ranking.relevant")
+    parser.add_argument("--jobs", type=int, default=1,
+                        help="ranker stages run at once (each with --threads threads; 1: one `dvc repro`)")
     args = parser.parse_args()
     library = [name for name in args.library.split(",") if name]
     if unknown := set(library) - set(LIBRARY_RANKERS):
@@ -161,17 +220,19 @@ def main() -> None:
     copy_pipeline(folder)
     params = yaml.safe_load((REPO_ROOT / "params.yaml").read_text())
     with chdir(folder):
-        configure(params, args.dataset, library)
+        configure(params, args.dataset, library, [value for value in args.sasnet.split(",") if value],
+                  args.relevant)
     (folder / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     env = dict(os.environ, DVC_NO_ANALYTICS="1", HF_HUB_OFFLINE="1", PYTHONPATH=str(folder / "src"))
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
     if args.threads:
         env |= {"OMP_NUM_THREADS": str(args.threads), "MKL_NUM_THREADS": str(args.threads)}
     subprocess.run(["dvc", "init", "--no-scm", "-q"], cwd=folder, env=env, check=True)
-    own = [name for name in params["rankers"] if name not in library]
+    own = {name: entry for name, entry in params["rankers"].items() if name not in library}
     started = time.perf_counter()
-    subprocess.run(["dvc", "repro", *(f"rank@{name}" for name in own)], cwd=folder, env=env, check=True)
-    print(f"\nour rankers: dvc repro {(time.perf_counter() - started) / 60:.1f} min", flush=True)
+    reproduce(own, folder, env, args.jobs)
+    print(f"\nour rankers: {(time.perf_counter() - started) / 60:.1f} min of wall time, {args.jobs} at once",
+          flush=True)
     with chdir(folder):
         OUT_DIR.mkdir(parents=True, exist_ok=True)
         profile = attention_profile()
@@ -186,12 +247,13 @@ def main() -> None:
             print("\n" + sweep.to_string(index=False), flush=True)
     if library:
         library_started = time.perf_counter()
-        subprocess.run(["dvc", "repro", *(f"rank@{name}" for name in library)], cwd=folder, env=env, check=True)
+        reproduce({name: params["rankers"][name] for name in library}, folder, env, args.jobs)
         print(f"\ncornac's rankers: dvc repro {(time.perf_counter() - library_started) / 60:.1f} min")
     with chdir(folder):
         rows = ranker_rows(params)
         split = json.loads(Path("metrics/rank_split.json").read_text())
-    print(f"\n## {args.dataset}: ranking track ({split['users']} users, {split['items']} items, "
+    print(f"\n## {args.dataset}: ranking track, relevant: {args.relevant} ({split['users']} users, "
+          f"{split['items']} items, "
           f"{split['interactions']} interactions)\n")
     print(rows.to_string(index=False))
     print("\nstage seconds per family:", rows.groupby("family")["stage_s"].sum().round(1).to_dict())

@@ -1,5 +1,6 @@
 """DVC stage `rank@<ranker>`: fit one ranker of params.yaml's `rankers` map on the leave-last-out train part (valid
-for early stopping), then rank the whole catalogue for every test user.
+for early stopping), then rank the whole catalogue for every test user. A review-embedding ranker (input
+normalized/<run>) also reads the normalised embedding of each interaction's review.
 
 Writes data/rankers/<ranker>/ (model.safetensors, model.json), data/rankings/<ranker>.parquet (each test user's
 top-k and the target's rank), metrics/rankers/<ranker>.json (valid and test top-k metrics with intervals, coverage,
@@ -19,7 +20,7 @@ from sasnet.stage import run_stage, stage_seconds
 
 def run(params: Params, name: str) -> None:
     entry, config = params.rankers[name], params.ranking
-    data = load_ranking_data()
+    data = load_ranking_data(entry.embedding, entry.pooling)
     model = ranker_class(entry.family)(ranker_config(params, name), list(params.split.bins))
     fitted = model.fit(data, k=config.k)
     with atomic_dir(paths.ranker_dir(name)) as out_dir:

@@ -1,10 +1,12 @@
 """DVC stage `rank_split`: the ranking task's leave-last-out split of the sampled reviews (per user in time order:
-the last interaction test, the one before valid) and the catalogue with its names and categories."""
+the last interaction test, the one before valid), each interaction's class under split.bins (what the
+review-embedding rankers learn), and the catalogue with its names and categories."""
 
 import pandas as pd
 
 from sasnet import paths
 from sasnet.data.leave_last_out import leave_last_out
+from sasnet.data.splitting import star_to_class
 from sasnet.io import write_json, write_parquet
 from sasnet.params import Params
 from sasnet.stage import run_stage, stage_seconds
@@ -12,6 +14,7 @@ from sasnet.stage import run_stage, stage_seconds
 
 def run(params: Params) -> None:
     interactions, facts = leave_last_out(pd.read_parquet(paths.SAMPLED_REVIEWS), params.ranking.tie_seed)
+    interactions["label"] = star_to_class(params.split.bins)[interactions["stars"].to_numpy()]
     businesses = pd.read_parquet(paths.BUSINESSES, columns=["business_id", "name", "categories"])
     catalogue = pd.DataFrame({"business_id": sorted(interactions["business_id"].unique())})
     items = catalogue.merge(businesses, on="business_id", how="left").fillna({"name": "", "categories": ""})

@@ -142,6 +142,7 @@ def split_input() -> pd.DataFrame:
         ("d", "m", 4, "2021-02-02T10:00:00"), ("d", "n", 5, "2021-02-03T10:00:00"),
     ]
     frame = pd.DataFrame(rows, columns=["user_id", "business_id", "stars", "date"])
+    frame.insert(0, "review_id", [f"r{row}" for row in range(len(frame))])
     return frame.sample(frac=1.0, random_state=3).reset_index(drop=True)  # row order says nothing
 
 
@@ -160,7 +161,9 @@ def test_leave_last_out_takes_the_latest_as_test_and_the_one_before_as_valid():
     assert list(d["business_id"][-2:]) == ["m", "n"] and list(d["split"][-2:]) == ["valid", "test"]
     assert set(d["business_id"][:6]) == set(TIED) and set(d["split"][:6]) == {"train"}
     assert set(split["user_id"]) == {"a", "d"}
-    assert set(split.columns) >= {"user_id", "business_id", "stars", "date", "position", "split"}
+    assert set(split.columns) >= {"review_id", "user_id", "business_id", "stars", "date", "position", "split"}
+    reviews = split_input().set_index("review_id")
+    assert (reviews.loc[split["review_id"], "business_id"].to_numpy() == split["business_id"].to_numpy()).all()
     assert facts["users_dropped_below_min"] == 2  # b (two) and c (two distinct items)
     assert facts["repeat_interactions_dropped"] == 2  # a's second p, c's second x
     assert facts["interactions"] == 13 and facts["users"] == 2 and facts["items"] == 13
@@ -174,6 +177,7 @@ def test_no_history_holds_an_interaction_later_than_its_target():
     rows = [(f"u{user}", f"i{rng.integers(15)}", int(rng.integers(1, 6)), f"2021-05-0{rng.integers(1, 6)}")
             for user in range(60) for _ in range(rng.integers(1, 9))]
     reviews = pd.DataFrame(rows, columns=["user_id", "business_id", "stars", "date"])
+    reviews.insert(0, "review_id", [f"r{row}" for row in range(len(reviews))])
     split, facts = leave_last_out(reviews, tie_seed=5)
 
     distinct = reviews.groupby("user_id")["business_id"].nunique()

@@ -291,6 +291,6 @@ def test_the_report_refuses_a_ranker_written_for_another_family(tmp_path, monkey
     monkeypatch.chdir(tmp_path)
     write_json(ranker_metrics("popularity", 0.1), paths.ranker_metrics("sasrec"))
     with pytest.raises(PipelineError, match="rank@sasrec"):
-        collect_rankers({"sasrec": RankerEntry("sasrec")})
+        collect_rankers({"sasrec": RankerEntry("sasrec", "rank_split")})
     with pytest.raises(PipelineError, match="rank@gru4rec"):
-        collect_rankers({"gru4rec": RankerEntry("gru4rec")})  # no metrics file at all
+        collect_rankers({"gru4rec": RankerEntry("gru4rec", "rank_split")})  # no metrics file at all

@@ -173,6 +173,28 @@ class Histories:
             business_ids=businesses,
         )
 
+    @classmethod
+    def before_targets(
+        cls, users: np.ndarray, items: np.ndarray, splits: np.ndarray, user_splits: tuple[str, ...],
+        n_users: int, n_items: int,
+    ) -> Histories:
+        """Pools for the ranking task's leave-last-out split (``sasnet.ranking``), where every user is in every split:
+        a user pool holds the user's interactions of ``user_splits`` (train before the valid target; train and
+        valid before the test target), a business pool its train interactions. A train example still leaves its
+        own review out of both pools; a target is in neither."""
+        splits = np.asarray(splits).astype(str)
+        train_rows = np.flatnonzero(splits == "train")
+        if len(train_rows) < 2:
+            raise PipelineError(f"the ranking split has {len(train_rows)} train interaction(s); at least 2 are needed")
+        return cls(
+            splits=splits,
+            users=Pools.build(users, np.isin(splits, user_splits), n_users),
+            businesses=Pools.build(items, splits == "train", n_items),
+            padding_rows=train_rows[:2],
+            user_ids=pd.RangeIndex(n_users),
+            business_ids=pd.RangeIndex(n_items),
+        )
+
     def rows_of(self, split: str) -> np.ndarray:
         return np.flatnonzero(self.splits == split)
 
@@ -213,6 +235,16 @@ class Histories:
             examples.businesses, examples.business_own, set_size, padding, rng
         )
         return user_rows, user_mask, business_rows, business_mask
+
+    def whole_pool_sets(
+        self, side: str, groups: np.ndarray, set_size: int, rng: np.random.Generator
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Sets of each user's (``side`` "user") or business's ("business") whole pool, no review left out: what
+        a ranker pairs with every item. Rows [n, set_size] and masks, as ``draw_sets``."""
+        pools = {"user": self.users, "business": self.businesses}[side]
+        groups = np.asarray(groups, dtype=np.int64)
+        padding = self._padding_for(np.full(len(groups), -1))
+        return pools.draw_from(groups, pools.group_size(groups), set_size, padding, rng)
 
     def _padding_for(self, rows: np.ndarray) -> np.ndarray:
         """Per example, the padding row that is not the example itself."""

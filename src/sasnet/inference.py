@@ -9,8 +9,8 @@ trained on and data/split. A pair the user has already reviewed is scored as eva
 out of both histories; any other pair sees all the user's reviews and the business's train reviews. Recommendations
 rank businesses by the probability of the best class (the last of split.bins, which lists classes worst to best).
 
-A ranker (``--ranker``, any entry of params.yaml's ``rankers``) reads only its saved folder data/rankers/<ranker>/
-and data/rank_split: it ranks every item the user has not interacted with, from the user's whole history, and
+A ranker (``--ranker``, any entry of params.yaml's ``rankers``) reads only its saved folder data/rankers/<ranker>/,
+data/rank_split and the embedding it was trained on, if any: it ranks every item the user has not interacted with, from the user's whole history, and
 prints the top-k with their titles (names) and categories.
 """
 
@@ -20,6 +20,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -47,9 +48,7 @@ class TrainedModel:
                 f"no trained model {name!r} ({folder} is missing); trained models: "
                 f"{', '.join(trained) or 'none (run `dvc repro`)'}"
             )
-        model_input = read_info(folder)["input"]
-        embedding = model_input["input"].removeprefix("normalized/") if model_input["pooling"] else None
-        data = load_model_data(embedding, model_input["pooling"])
+        data = load_model_data(*saved_embedding(folder))
         return cls(name, load_model(folder, data), data)
 
     def predict(self, user_id: str, business_ids: Sequence[str]) -> pd.DataFrame:
@@ -94,7 +93,7 @@ def ranked_items(name: str, user_id: str, top_k: int) -> pd.DataFrame:
     folder = paths.ranker_dir(name)
     if not folder.is_dir():
         raise PipelineError(f"no trained ranker {name!r} ({folder} is missing): run `dvc repro rank@{name}`")
-    data = load_ranking_data()
+    data = load_ranking_data(*saved_embedding(folder))
     user = _group_of(pd.Index(data.users), [user_id], "user")
     model = load_model(folder, data)
     scores = metrics.masked(model.score(data, "next", user), data.seen_matrix("next")[user])
@@ -102,6 +101,13 @@ def ranked_items(name: str, user_id: str, top_k: int) -> pd.DataFrame:
     top = top[top >= 0]
     table = data.items.iloc[top][["business_id", "name", "categories"]].assign(score=scores[0, top])
     return table.reset_index(drop=True).rename_axis("rank").rename(index=lambda rank: rank + 1)
+
+
+def saved_embedding(folder: Path) -> tuple[str | None, str | None]:
+    """The embed.encoders entry and pooling a saved model or ranker reads, or (None, None)."""
+    model_input = read_info(folder)["input"]
+    pooling = model_input.get("pooling")
+    return (model_input["input"].removeprefix("normalized/"), pooling) if pooling else (None, None)
 
 
 def _group_of(ids: pd.Index, wanted: Sequence[str], kind: str) -> np.ndarray:

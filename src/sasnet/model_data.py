@@ -42,14 +42,20 @@ def load_model_data(embedding: str | None = None, pooling: str | None = None) ->
     histories = Histories.from_reviews(reviews)
     if embedding is None:
         return ModelData(reviews, histories)
+    index, matrix = read_embedding(embedding, pooling)
+    if not index["review_id"].equals(reviews["review_id"]):
+        raise PipelineError(
+            f"{paths.normalized_dir(embedding)} was computed for other reviews than data/split holds: "
+            "run `dvc repro normalize`")
+    return ModelData(reviews, histories, matrix)
+
+
+def read_embedding(embedding: str, pooling: str | None) -> tuple[pd.DataFrame, np.ndarray | sp.csr_matrix]:
+    """The normalised ``pooling`` matrix of the embed.encoders entry ``embedding`` and its row index (review_id)."""
     folder = paths.normalized_dir(embedding)
     try:
-        index = store.read_row_index(folder)
-        matrix = store.read_any(folder, pooling)
+        return store.read_row_index(folder), store.read_any(folder, pooling)
     except FileNotFoundError as error:
         raise PipelineError(
             f"no {pooling!r} embedding in {folder} ({error.filename}): run `dvc repro normalize`"
         ) from None
-    if not index["review_id"].equals(reviews["review_id"]):
-        raise PipelineError(f"{folder} was computed for other reviews than data/split holds: run `dvc repro normalize`")
-    return ModelData(reviews, histories, matrix)

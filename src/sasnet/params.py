@@ -6,7 +6,7 @@ import dataclasses
 import os
 import re
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import yaml
 
@@ -130,6 +130,8 @@ ENCODER_POOLINGS = {
 class ModelEntry:
     """One model: a family, what it reads, and overrides of the family's params section for this model alone."""
 
+    PLAIN_INPUT: ClassVar[str] = "split"  # the input of a family that reads no embedding
+
     family: str  # a folder under src/sasnet/models
     input: str  # 'split' (the split's reviews: ids, stars, text) or 'normalized/<embed.encoders entry>'
     pooling: str | None = None  # the embedding's pooling, for an input normalized/<...>
@@ -146,14 +148,11 @@ class ModelEntry:
 
 
 @dataclass(frozen=True)
-class RankerEntry:
-    """One ranker: a family that ranks, and overrides of the family's params section for this ranker alone."""
+class RankerEntry(ModelEntry):
+    """One ranker: a family that ranks, what it reads besides data/rank_split ('rank_split': nothing; a review-
+    embedding family: 'normalized/<embed.encoders entry>' and a pooling), and overrides of the family's section."""
 
-    family: str  # a folder under src/sasnet/models whose package names a RANKER
-    overrides: dict[str, Any] = field(default_factory=dict)
-
-    def describe(self) -> dict[str, Any]:
-        return {"family": self.family, "input": "rank_split"}
+    PLAIN_INPUT: ClassVar[str] = "rank_split"
 
 
 @dataclass(frozen=True)
@@ -201,13 +200,17 @@ class PipelineParams:
         ranking = [family for family in models.FAMILIES if models.can_rank(family)]
         if entry.family not in ranking:
             return [f".family: got {entry.family!r}; families that rank: {', '.join(map(repr, ranking))}"]
-        return self._override_problems(entry, lambda: ranker_config(self, name))
+        return self._input_problems(entry) + self._override_problems(entry, lambda: ranker_config(self, name))
 
     def _entry_problems(self, name: str, entry: ModelEntry) -> list[str]:
         """What is wrong with one models entry, each message starting with '.<key>' or ':'."""
         classifying = [family for family in models.FAMILIES if models.can_classify(family)]
         if entry.family not in classifying:
             return [f".family: got {entry.family!r}; valid values: {', '.join(map(repr, classifying))}"]
+        return self._input_problems(entry) + self._override_problems(entry, lambda: model_config(self, name))
+
+    def _input_problems(self, entry: ModelEntry) -> list[str]:
+        """What is wrong with a models or rankers entry's input and pooling, for what its family reads."""
         family = models.family(entry.family)
         problems = []
         if family.READS_EMBEDDING:
@@ -223,12 +226,13 @@ class PipelineParams:
                     f".pooling: got {entry.pooling!r}; encoder {encoder.encoder!r} writes "
                     + ", ".join(map(repr, ENCODER_POOLINGS[encoder.encoder]))
                 )
-        elif entry.input != "split" or entry.pooling is not None:
-            problems.append(f".input: family {entry.family!r} reads no embedding: use input 'split' and no pooling")
-        return problems + self._override_problems(entry, lambda: model_config(self, name))
+        elif entry.input != entry.PLAIN_INPUT or entry.pooling is not None:
+            problems.append(f".input: family {entry.family!r} reads no embedding: use input "
+                            f"{entry.PLAIN_INPUT!r} and no pooling")
+        return problems
 
     @staticmethod
-    def _override_problems(entry: ModelEntry | RankerEntry, build_config) -> list[str]:
+    def _override_problems(entry: ModelEntry, build_config) -> list[str]:
         keys = [item.name for item in dataclasses.fields(models.family(entry.family).Config)]
         unknown = sorted(set(entry.overrides) - set(keys))
         if unknown:
@@ -270,7 +274,7 @@ def ranker_config(params: Any, name: str) -> Any:
     return _family_config(params, params.rankers[name])
 
 
-def _family_config(params: Any, entry: ModelEntry | RankerEntry) -> Any:
+def _family_config(params: Any, entry: ModelEntry) -> Any:
     config_class = models.family(entry.family).Config
     section = getattr(params, entry.family)
     merged = {item.name: getattr(section, item.name) for item in dataclasses.fields(config_class)}

@@ -18,8 +18,10 @@ RANK_SPLITS = ("train", "valid", "test")
 
 
 def leave_last_out(reviews: pd.DataFrame, tie_seed: int) -> tuple[pd.DataFrame, dict]:
-    """``reviews`` (user_id, business_id, stars, date) in per-user time order with ``position`` (0 = first) and
-    ``split``; a user's repeat of an item is dropped (its first interaction kept), and users with fewer than MIN_INTERACTIONS interactions are dropped and counted in the facts."""
+    """``reviews`` (review_id, user_id, business_id, stars, date) in per-user time order with ``position``
+    (0 = first) and ``split``; a user's repeat of an item is dropped (its first interaction kept), and users with
+    fewer than MIN_INTERACTIONS interactions are dropped and counted in the facts. ``review_id`` ties an interaction
+    to its review's embedding row (the review-embedding rankers read only history reviews through it)."""
     if reviews.empty:
         raise PipelineError("no reviews to split: the sampled reviews are empty")
     dates = reviews["date"].fillna("")
@@ -30,7 +32,7 @@ def leave_last_out(reviews: pd.DataFrame, tie_seed: int) -> tuple[pd.DataFrame, 
             "yelp-core40 has none, so its ranking track cannot run"
         )
     moments = pd.to_datetime(dates, format="ISO8601", utc=True)
-    frame = reviews[["user_id", "business_id", "stars", "date"]].reset_index(drop=True)
+    frame = reviews[["review_id", "user_id", "business_id", "stars", "date"]].reset_index(drop=True)
     frame["tie_key"] = np.random.default_rng(tie_seed).permutation(len(frame))
     frame["moment"] = moments.to_numpy()
     frame = frame.sort_values(["user_id", "moment", "tie_key"], kind="stable").reset_index(drop=True)

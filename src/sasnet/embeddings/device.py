@@ -1,4 +1,7 @@
-"""The torch device a `device` param names, and whether the CPU computes bfloat16 natively; shared by every encoder."""
+"""The torch device a `device` param names, whether the CPU computes bfloat16 natively, and a fit's peak memory;
+shared by every encoder and the torch model families."""
+
+import resource
 
 import torch
 
@@ -17,3 +20,10 @@ def resolve_device(device: str, param: str) -> str:
 def cpu_has_native_bf16() -> bool:
     """AVX512-BF16 or AMX: bfloat16 matmuls run in hardware (about 2x float32 for SmolLM2 on 2 Zen 4 cores)."""
     return torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
+
+
+def peak_memory_mb(device: torch.device) -> float:
+    """Peak allocated CUDA memory on a GPU; the process's peak resident set on CPU."""
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**20
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB

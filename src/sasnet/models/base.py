@@ -103,7 +103,8 @@ class Ranker(StoredModel):
 
     @abstractmethod
     def fit(self, data: RankingData, progress: bool = True, k: int = 10) -> FitResult:
-        """Fit on the train interactions (the valid targets only for early stopping or selection, by NDCG@k)."""
+        """Fit on the train interactions (the valid targets only for early stopping or selection: by NDCG@k, or by
+        the family's own criterion, which its facts name)."""
 
     @abstractmethod
     def score(self, data: RankingData, split: str, users: np.ndarray) -> np.ndarray:

@@ -18,7 +18,6 @@ by a binary term weighted by ``disliked_weight``. Early stopping on valid NDCG@k
 from __future__ import annotations
 
 import math
-import resource
 import time
 from abc import abstractmethod
 from typing import Any
@@ -29,7 +28,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from sasnet.embeddings.device import resolve_device
+from sasnet.embeddings.device import peak_memory_mb, resolve_device
 from sasnet.models.base import FitResult, Ranker
 from sasnet.ranking.data import RankingData
 from sasnet.ranking.evaluation import valid_ndcg
@@ -65,12 +64,6 @@ def init_embeddings(network: torch.nn.Module) -> None:
             if module.padding_idx is not None:
                 with torch.no_grad():
                     module.weight[module.padding_idx].zero_()
-
-
-def peak_memory_mb(device: torch.device) -> float:
-    if device.type == "cuda":
-        return torch.cuda.max_memory_allocated(device) / 2**20
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
 
 
 class NextItemRanker(Ranker):

@@ -1,8 +1,9 @@
-"""What every ranker reads: the catalogue and each user's interactions in time order, from data/rank_split."""
+"""What every ranker reads: the catalogue and each user's interactions in time order, from data/rank_split, and for
+the review-embedding rankers (SASNet) the normalised embedding of each interaction's review."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 
 import numpy as np
@@ -11,6 +12,7 @@ import scipy.sparse as sp
 
 from sasnet import paths
 from sasnet.errors import PipelineError
+from sasnet.model_data import read_embedding
 
 # What a user has shown before each target; "next" is the whole history, to recommend what comes after it.
 HISTORY_OF = {"valid": ("train",), "test": ("train", "valid"), "next": ("train", "valid", "test")}
@@ -20,9 +22,11 @@ HISTORY_OF = {"valid": ("train",), "test": ("train", "valid"), "next": ("train",
 class RankingData:
     """Users (rows) and items (columns, the catalogue) as indices; ``interactions`` in per-user time order."""
 
-    interactions: pd.DataFrame  # user, item (indices), stars, date, position, split; sorted by (user, position)
+    interactions: pd.DataFrame  # user, item (indices), stars, date, position, split (and review_id, label where
+    # rank_split wrote them); sorted by (user, position)
     items: pd.DataFrame  # business_id, name, categories; row i is item index i
     users: np.ndarray  # user ids; entry u is user index u
+    embedding: np.ndarray | sp.csr_matrix | None = None  # row i: interaction i's review (``with_embedding``)
     # per-split sequences and seen items, built once: rankers ask for them every epoch and every scoring batch
     _cache: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
@@ -41,8 +45,26 @@ class RankingData:
             "date": interactions["date"].to_numpy(),
             "position": interactions["position"].to_numpy(dtype=np.int64),
             "split": interactions["split"].to_numpy(),
+            **{column: interactions[column].to_numpy() for column in ("review_id", "label") if column in interactions},
         }).sort_values(["user", "position"], kind="stable").reset_index(drop=True)
         return cls(frame, items.reset_index(drop=True), users)
+
+    def with_embedding(self, review_ids: pd.Series, matrix: np.ndarray | sp.csr_matrix, source: str) -> RankingData:
+        """These interactions with their reviews' rows of ``matrix`` (rows named by ``review_ids``, from ``source``)."""
+        if "review_id" not in self.interactions:
+            raise PipelineError("data/rank_split has no review ids: run `dvc repro rank_split`")
+        rows = pd.Index(review_ids).get_indexer(self.interactions["review_id"])
+        if (rows < 0).any():
+            raise PipelineError(f"{int((rows < 0).sum())} of {len(rows)} ranking interactions have no review in "
+                                f"{source}: the embedding is of other reviews (run `dvc repro`)")
+        return replace(self, embedding=matrix[rows])
+
+    @property
+    def labels(self) -> np.ndarray:
+        """Each interaction's class index under split.bins (written by rank_split)."""
+        if "label" not in self.interactions:
+            raise PipelineError("data/rank_split has no classes: run `dvc repro rank_split`")
+        return self.interactions["label"].to_numpy(dtype=np.int64)
 
     @property
     def n_users(self) -> int:
@@ -103,10 +125,15 @@ class RankingData:
         return np.bincount(self.part("train")["item"], minlength=self.n_items)
 
 
-def load_ranking_data() -> RankingData:
+def load_ranking_data(embedding: str | None = None, pooling: str | None = None) -> RankingData:
+    """data/rank_split, and with ``embedding`` (an embed.encoders entry) its normalised ``pooling`` per review."""
     try:
         interactions = pd.read_parquet(paths.RANK_INTERACTIONS)
         items = pd.read_parquet(paths.RANK_ITEMS)
     except FileNotFoundError as error:
         raise PipelineError(f"{error.filename} is missing: run `dvc repro rank_split`") from None
-    return RankingData.from_frames(interactions, items)
+    data = RankingData.from_frames(interactions, items)
+    if embedding is None:
+        return data
+    index, matrix = read_embedding(embedding, pooling)
+    return data.with_embedding(index["review_id"], matrix, str(paths.normalized_dir(embedding)))

@@ -46,10 +46,18 @@ class Attention(nn.Module):
         self.out = nn.Linear(dim, dim)
 
     def forward(self, queries: torch.Tensor, keys: torch.Tensor, key_mask: torch.Tensor) -> torch.Tensor:
+        return self.attend(queries, self.keys_values(keys), key_mask)
+
+    def keys_values(self, keys: torch.Tensor) -> torch.Tensor:
+        """(batch, n_keys, dim) -> the heads' keys and values, (2, batch, heads, n_keys, head_dim)."""
+        batch, n_keys, dim = keys.shape
+        return self.key_value(keys).view(batch, n_keys, 2, self.heads, dim // self.heads).permute(2, 0, 3, 1, 4)
+
+    def attend(self, queries: torch.Tensor, keys_values: torch.Tensor, key_mask: torch.Tensor) -> torch.Tensor:
         batch, n_queries, dim = queries.shape
         head_dim = dim // self.heads
         q = self.query(queries).view(batch, n_queries, self.heads, head_dim).transpose(1, 2)
-        k, v = self.key_value(keys).view(batch, keys.shape[1], 2, self.heads, head_dim).permute(2, 0, 3, 1, 4)
+        k, v = keys_values
         has_keys = key_mask.any(dim=1)
         # A set with no real key would make the softmax 0/0; let it attend to its masked slots, then drop the result.
         attendable = key_mask | ~has_keys[:, None]
@@ -81,7 +89,15 @@ class Block(nn.Module):
 
     def forward(self, x: torch.Tensor, key_mask: torch.Tensor, keys: torch.Tensor | None = None) -> torch.Tensor:
         normed = self.attention_norm(x)
-        x = x + self.attention_dropout(self.attention(normed, normed if keys is None else keys, key_mask))
+        return self.attend(x, self.attention.keys_values(normed if keys is None else keys), key_mask, normed)
+
+    def attend(
+        self, x: torch.Tensor, keys_values: torch.Tensor, key_mask: torch.Tensor, normed: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """The block given its attention's keys and values (``Attention.keys_values``), computed once for keys that
+        many queries share."""
+        normed = self.attention_norm(x) if normed is None else normed
+        x = x + self.attention_dropout(self.attention.attend(normed, keys_values, key_mask))
         return x + self.feed_forward(self.feed_forward_norm(x))
 
 
@@ -129,6 +145,27 @@ class SASNet(nn.Module):
             x = block(x, mask)
         return self.core_norm(x)
 
+    def entity(
+        self, reviews: torch.Tensor, mask: torch.Tensor, stars: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """One side's sets -> (member vectors (batch, S, hidden_dim), the entity vector (batch, hidden_dim))."""
+        members = self.encode_set(reviews, mask, stars)
+        return members, masked_mean(members, mask)
+
+    def business_keys(self, business_members: torch.Tensor) -> torch.Tensor | None:
+        """The cross-attention's keys and values of each business's members (None without cross-attention)."""
+        return None if self.cross is None else self.cross.attention.keys_values(business_members)
+
+    def pair_logits(
+        self, user: torch.Tensor, business_keys: torch.Tensor | None, business_mask: torch.Tensor,
+        business: torch.Tensor,
+    ) -> torch.Tensor:
+        """Class logits (batch, n_classes) of (user vector, business) pairs, each side from ``entity`` and
+        ``business_keys``: a ranker encodes every user and every item once and pairs them here."""
+        if self.cross is not None:
+            user = self.cross.attend(user[:, None, :], business_keys, business_mask)[:, 0, :]
+        return self.classifier(torch.cat([user, business], dim=-1))
+
     def forward(
         self,
         user_reviews: torch.Tensor,
@@ -139,12 +176,9 @@ class SASNet(nn.Module):
         business_stars: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Class logits (batch, n_classes) from the two sets of review embeddings, their masks (and stars)."""
-        user = masked_mean(self.encode_set(user_reviews, user_mask, user_stars), user_mask)
-        business_members = self.encode_set(business_reviews, business_mask, business_stars)
-        business = masked_mean(business_members, business_mask)
-        if self.cross is not None:
-            user = self.cross(user[:, None, :], business_mask, keys=business_members)[:, 0, :]
-        return self.classifier(torch.cat([user, business], dim=-1))
+        _, user = self.entity(user_reviews, user_mask, user_stars)
+        business_members, business = self.entity(business_reviews, business_mask, business_stars)
+        return self.pair_logits(user, self.business_keys(business_members), business_mask, business)
 
     def parameter_count(self) -> int:
         return sum(parameter.numel() for parameter in self.parameters())

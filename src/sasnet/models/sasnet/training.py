@@ -255,18 +255,22 @@ def _adamw(model: SASNet, config: SasnetConfig) -> torch.optim.AdamW:
     return torch.optim.AdamW(groups, lr=config.lr)
 
 
+def gather_members(
+    table: ReviewTable, rows: np.ndarray, mask: np.ndarray
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Sets given as (n, S) rows and masks -> their embeddings, mask and stars on the table's device."""
+    device = table.embeddings.device
+    mask = torch.as_tensor(mask, device=device)
+    rows = torch.where(mask, torch.as_tensor(rows, dtype=torch.long, device=device), 0)
+    return table.embeddings[rows], mask, table.stars[rows]  # row 0 stands in for masked slots: ignored
+
+
 def _batch(table: ReviewTable, sets: EntitySets, index: np.ndarray) -> tuple[torch.Tensor, ...]:
     """Model inputs of examples ``index``: user embeddings, user mask, business embeddings, business mask, then the
     user and business members' stars."""
-    device = table.embeddings.device
-
-    def members(rows: np.ndarray, mask: np.ndarray) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        mask = torch.as_tensor(mask[index], device=device)
-        rows = torch.where(mask, torch.as_tensor(rows[index], dtype=torch.long, device=device), 0)
-        return table.embeddings[rows], mask, table.stars[rows]  # row 0 stands in for masked slots: ignored
-
-    user, user_mask, user_stars = members(sets.user_rows, sets.user_mask)
-    business, business_mask, business_stars = members(sets.business_rows, sets.business_mask)
+    user, user_mask, user_stars = gather_members(table, sets.user_rows[index], sets.user_mask[index])
+    business, business_mask, business_stars = gather_members(table, sets.business_rows[index],
+                                                             sets.business_mask[index])
     return user, user_mask, business, business_mask, user_stars, business_stars
 
 
