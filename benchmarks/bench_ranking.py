@@ -170,23 +170,28 @@ def plot_attention(profile: pd.DataFrame, dataset: str, path: Path) -> None:
 
 def reproduce(rankers: dict[str, dict], folder: Path, env: dict, jobs: int) -> None:
     """``dvc repro`` of the rankers' stages; with ``jobs`` > 1, their inputs first (rank_split, and normalize for a
-    ranker that reads an embedding), then the stages' own command (python stages/rank.py <ranker>) ``jobs`` at a
-    time, and ``dvc commit`` records them: `dvc repro` runs one stage at a time, and two concurrent `dvc repro`
-    calls fail on the repository lock."""
+    ranker that reads an embedding), then the stages ``jobs`` at a time (``run_in_parallel``)."""
     stages = [f"rank@{name}" for name in rankers]
     if jobs == 1:
         subprocess.run(["dvc", "repro", *stages], cwd=folder, env=env, check=True)
         return
     upstream = ["rank_split"] + (["normalize"] if any(entry["input"].startswith("normalized/")
                                                       for entry in rankers.values()) else [])
-    subprocess.run(["dvc", "repro", *upstream], cwd=folder, env=env, check=True)
     # the slow families first (by MovieLens-100k's stage times), so that the quick ones fill in beside them
-    queue = sorted(rankers, key=lambda name: SLOW_FIRST.index(name) if name in SLOW_FIRST else len(SLOW_FIRST))
-    running = []
+    run_in_parallel(sorted(stages, key=lambda stage: SLOW_FIRST.index(stage[5:]) if stage[5:] in SLOW_FIRST
+                           else len(SLOW_FIRST)), upstream, folder, env, jobs)
+
+
+def run_in_parallel(stages: list[str], upstream: list[str], folder: Path, env: dict, jobs: int) -> None:
+    """``dvc repro`` of ``upstream``, then each foreach stage's own command (``train@x``: python stages/train.py x)
+    ``jobs`` at a time in the order given, and ``dvc commit`` records them: `dvc repro` runs one stage at a time,
+    and two concurrent `dvc repro` calls fail on the repository lock."""
+    subprocess.run(["dvc", "repro", *upstream], cwd=folder, env=env, check=True)
+    queue, running = list(stages), []
     while queue or running:
         while queue and len(running) < jobs:
-            name = queue.pop(0)
-            running.append(subprocess.Popen([sys.executable, "stages/rank.py", name], cwd=folder, env=env))
+            template, _, key = queue.pop(0).partition("@")
+            running.append(subprocess.Popen([sys.executable, f"stages/{template}.py", key], cwd=folder, env=env))
         time.sleep(1)
         for process in [process for process in running if process.poll() is not None]:
             if process.returncode:

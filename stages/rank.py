@@ -20,7 +20,7 @@ from sasnet.stage import run_stage, stage_seconds
 
 def run(params: Params, name: str) -> None:
     entry, config = params.rankers[name], params.ranking
-    data = load_ranking_data(entry.embedding, entry.pooling)
+    data = load_ranking_data(entry.embedding, entry.pooling, entry.reads_semantic_ids)
     model = ranker_class(entry.family)(ranker_config(params, name), list(params.split.bins))
     fitted = model.fit(data, k=config.k)
     with atomic_dir(paths.ranker_dir(name)) as out_dir:
@@ -28,7 +28,7 @@ def run(params: Params, name: str) -> None:
     relevant = relevant_stars(config, params.split.bins)
     ranked = {split: rank_targets(model, data, split, config.k, relevant) for split in ("valid", "test")}
     write_parquet(rankings_frame(ranked["test"], data), paths.rankings_file(name))
-    reports = {split: ranking_report(ranked[split], data, config) for split in ranked}
+    reports = {split: ranking_report(ranked[split], data, config, params.item_slices) for split in ranked}
 
     curves = fitted.curves
     if curves is None:  # a one-shot fit: its valid NDCG as the only epoch

@@ -21,7 +21,7 @@ def run(params: Params, name: str) -> None:
     entry = params.models[name]
     class_names = list(params.split.bins)
     model = recommender_class(entry.family)(model_config(params, name), class_names)
-    data = load_model_data(entry.embedding, entry.pooling)
+    data = load_model_data(entry.embedding, entry.pooling, entry.reads_semantic_ids)
 
     fitted = model.fit(data)
     with atomic_dir(paths.model_dir(name)) as out_dir:
@@ -30,8 +30,7 @@ def run(params: Params, name: str) -> None:
     probabilities = {split: model.predict_proba(data, examples[split]) for split in EVALUATED_SPLITS}
     ratings = {split: model.predict_rating(data, examples[split]) for split in EVALUATED_SPLITS}
     write_predictions(name, data, probabilities, class_names)
-    predicted = {split: probability.argmax(axis=1) for split, probability in probabilities.items()}
-    scores = score_model(data, predicted, class_names, params.evaluation,
+    scores = score_model(data, probabilities, class_names, params.evaluation, params.item_slices,
                          None if ratings["valid"] is None else ratings)
 
     curves = fitted.curves

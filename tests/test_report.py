@@ -294,3 +294,24 @@ def test_the_report_refuses_a_ranker_written_for_another_family(tmp_path, monkey
         collect_rankers({"sasrec": RankerEntry("sasrec", "rank_split")})
     with pytest.raises(PipelineError, match="rank@gru4rec"):
         collect_rankers({"gru4rec": RankerEntry("gru4rec", "rank_split")})  # no metrics file at all
+
+
+def test_the_slices_section_shows_each_model_on_cold_start_head_and_tail_items():
+    from sasnet.report import slices_section
+
+    def sliced(macro_f1: float, cold: float | None) -> dict:
+        part = {"macro_f1": macro_f1, "macro_f1_low": macro_f1 - 0.1, "macro_f1_high": macro_f1 + 0.1}
+        cold_part = {"examples": 0} if cold is None else {
+            "examples": 12, "train_interactions_max": 5, "macro_f1": cold, "macro_f1_low": cold - 0.2,
+            "macro_f1_high": cold + 0.2, "last_class_auc": None}
+        return {**part, "last_class_auc": 0.8, "last_class_auc_low": 0.7, "last_class_auc_high": 0.9,
+                "slices": {"cold_start": cold_part, "popularity_1": {**part, "examples": 30},
+                           "popularity_2": {**part, "examples": 20}}}
+
+    metrics = {"ids": {"family": "ctr", "test": sliced(0.5, 0.3)}, "codes": {"family": "ctr", "test": sliced(0.6, None)}}
+    text = slices_section(metrics, {})
+    rows = [line for line in text.splitlines() if line.startswith(("| ids", "| codes"))]
+    assert [row.split("|")[1].strip() for row in rows] == ["codes", "ids"]  # best macro-F1 first
+    assert "0.300 [0.100, 0.500] (n=12)" in rows[1] and rows[0].split("|")[4].strip() == "—"  # an empty slice
+    assert "popularity_2" in text and "the most any has here: 5" in text
+    assert slices_section({"old": {"family": "mf", "test": {"macro_f1": 0.5}}}, {}) is None  # metrics before slices

@@ -61,3 +61,18 @@ class SignificanceConfig:
     # independent: Fisher z for two correlations from independent samples (the paper's Table 3);
     # dependent: Meng-Rosenthal-Rubin, for two correlations with the same reference on the same pairs (correct here)
     correlation_test: Literal["independent", "dependent"]
+
+
+@dataclass(frozen=True)
+class ItemSlicesConfig:
+    """The item slices every model and ranker is also scored on: cold-start items and popularity slices."""
+
+    cold_start_max_train: int  # items with at most this many train interactions are cold-start (0: none in train)
+    popularity_slices: int  # slices of the evaluated items by train interactions, head to tail, equal item counts
+
+    def check(self) -> list[str]:
+        problems = [] if self.cold_start_max_train >= 0 else [
+            f"cold_start_max_train: must be >= 0 (got {self.cold_start_max_train})"]
+        if self.popularity_slices < 1:
+            problems.append(f"popularity_slices: must be >= 1 (got {self.popularity_slices})")
+        return problems

@@ -13,35 +13,112 @@ import numpy as np
 import pandas as pd
 
 from sasnet import paths
+from sasnet.analysis_configs import ItemSlicesConfig
 from sasnet.classification import classification_report, majority_class
 from sasnet.io import write_parquet
+from sasnet.item_slices import slice_facts, slice_masks
 from sasnet.model_data import ModelData
 from sasnet.params import EvaluationConfig
+from sasnet.scoring import percentile_interval
 
 EVALUATED_SPLITS = ("valid", "test")
 
 
 def score_model(
     data: ModelData,
-    predicted: Mapping[str, np.ndarray],
+    probabilities: Mapping[str, np.ndarray],
     class_names: Sequence[str],
     config: EvaluationConfig,
+    slices: ItemSlicesConfig,
     ratings: Mapping[str, np.ndarray] | None = None,
 ) -> dict:
-    """``classification_report`` on each evaluated split, against the train split's majority class; with predicted
-    ``ratings``, their RMSE against the stars too."""
+    """On each evaluated split: ``classification_report`` against the train split's majority class, the AUC and F1
+    of the last class against the rest ("excellent vs not"), with predicted ``ratings`` their RMSE; and the same
+    per item slice (cold-start items, popularity slices: ``sasnet.item_slices``)."""
     labels = data.labels
+    train = data.reviews.iloc[data.rows_of("train")]
+    train_counts = train["business_id"].value_counts()
     majority = majority_class(labels[data.rows_of("train")])
     scores = {}
     for split in EVALUATED_SPLITS:
         rows = data.rows_of(split)
+        predicted = probabilities[split].argmax(axis=1)
         scores[split] = classification_report(
-            labels[rows], predicted[split], class_names, majority, config.bootstrap_samples, config.seed,
+            labels[rows], predicted, class_names, majority, config.bootstrap_samples, config.seed,
             config.confidence,
-        )
+        ) | last_class_scores(labels[rows], probabilities[split], config)
         if ratings is not None:
-            scores[split]["rmse"] = float(np.sqrt(np.mean((ratings[split] - data.stars[rows]) ** 2)))
+            scores[split]["rmse"] = rmse(ratings[split], data.stars[rows])
+        items = data.reviews["business_id"].to_numpy()[rows]
+        counts = train_counts.reindex(items, fill_value=0).to_numpy()
+        masks = slice_masks(items, counts, slices)
+        facts = slice_facts(masks, items, counts)
+        scores[split]["slices"] = {
+            name: facts[name] | (_slice_report(labels[rows][mask], probabilities[split][mask], config,
+                                               None if ratings is None else (ratings[split][mask],
+                                                                             data.stars[rows][mask]))
+                                 if mask.any() else {})
+            for name, mask in masks.items()
+        }
     return scores
+
+
+def rmse(predicted: np.ndarray, stars: np.ndarray) -> float:
+    return float(np.sqrt(np.mean((predicted - stars) ** 2)))
+
+
+def last_class_scores(labels: np.ndarray, probabilities: np.ndarray, config: EvaluationConfig) -> dict:
+    """"Excellent vs not" (the last class against the rest): the AUC of its probability and the F1 of predicting
+    it (argmax), with percentile bootstrap intervals over the examples; the AUC is null when one side is empty.
+
+    A bootstrap replicate is a vector of multinomial counts over the examples (the distribution of resampling
+    them), so every replicate's AUC and F1 come from weighted sums over the examples sorted once by score."""
+    positive = probabilities.shape[1] - 1
+    truth, score = labels == positive, probabilities[:, positive]
+    chosen = probabilities.argmax(axis=1) == positive
+    n = len(labels)
+    counts = np.random.default_rng(config.seed).multinomial(n, np.full(n, 1 / n), size=config.bootstrap_samples)
+    report = {}
+    for name, metric in (("auc", _weighted_auc), ("f1", _weighted_f1)):
+        value = metric(truth, score, chosen, np.ones((1, n)))[0]
+        values = metric(truth, score, chosen, counts)
+        low, high = percentile_interval(values[np.isfinite(values)], config.confidence)
+        report |= {f"last_class_{name}": None if np.isnan(value) else float(value),
+                   f"last_class_{name}_low": None if np.isnan(low) else float(low),
+                   f"last_class_{name}_high": None if np.isnan(high) else float(high)}
+    return report
+
+
+def _weighted_auc(truth: np.ndarray, score: np.ndarray, chosen: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Per row of ``weights`` ([replicates, n]): P(a positive outscores a negative), ties counting half (the
+    Mann-Whitney AUC, as scikit-learn's roc_auc_score); NaN where a side has no weight."""
+    order = np.argsort(score, kind="stable")
+    starts = np.flatnonzero(np.r_[True, np.diff(score[order]) != 0])  # groups of equal scores, ascending
+    weights = weights[:, order]
+    negatives = np.add.reduceat(weights * ~truth[order], starts, axis=1)
+    positives = np.add.reduceat(weights * truth[order], starts, axis=1)
+    below = np.cumsum(negatives, axis=1) - negatives
+    pairs = positives.sum(axis=1) * negatives.sum(axis=1)
+    wins = (positives * (below + 0.5 * negatives)).sum(axis=1)
+    return np.divide(wins, pairs, out=np.full(len(weights), np.nan), where=pairs > 0)
+
+
+def _weighted_f1(truth: np.ndarray, score: np.ndarray, chosen: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    hits = weights @ (truth & chosen)
+    denominator = weights @ truth + weights @ chosen
+    return np.divide(2 * hits, denominator, out=np.zeros(len(weights)), where=denominator > 0)
+
+
+def _slice_report(labels: np.ndarray, probabilities: np.ndarray, config: EvaluationConfig,
+                  ratings: tuple[np.ndarray, np.ndarray] | None) -> dict:
+    """The headline metrics of one item slice, with intervals."""
+    n_classes = probabilities.shape[1]
+    full = classification_report(labels, probabilities.argmax(axis=1), [str(c) for c in range(n_classes)], 0,
+                                 config.bootstrap_samples, config.seed, config.confidence)
+    report = {key: full[key] for key in ("accuracy", "accuracy_low", "accuracy_high",
+                                         "macro_f1", "macro_f1_low", "macro_f1_high")}
+    report |= last_class_scores(labels, probabilities, config)
+    return report | ({"rmse": rmse(*ratings)} if ratings is not None else {})
 
 
 def write_predictions(

@@ -29,6 +29,7 @@ from sasnet import paths
 from sasnet.errors import PipelineError
 from sasnet.model_data import ModelData, load_model_data
 from sasnet.models.base import Recommender, load_model, read_info
+from sasnet.params import SEMANTIC_IDS_INPUT
 from sasnet.ranking import metrics
 from sasnet.ranking.data import load_ranking_data
 
@@ -48,7 +49,7 @@ class TrainedModel:
                 f"no trained model {name!r} ({folder} is missing); trained models: "
                 f"{', '.join(trained) or 'none (run `dvc repro`)'}"
             )
-        data = load_model_data(*saved_embedding(folder))
+        data = load_model_data(*saved_input(folder))
         return cls(name, load_model(folder, data), data)
 
     def predict(self, user_id: str, business_ids: Sequence[str]) -> pd.DataFrame:
@@ -93,7 +94,7 @@ def ranked_items(name: str, user_id: str, top_k: int) -> pd.DataFrame:
     folder = paths.ranker_dir(name)
     if not folder.is_dir():
         raise PipelineError(f"no trained ranker {name!r} ({folder} is missing): run `dvc repro rank@{name}`")
-    data = load_ranking_data(*saved_embedding(folder))
+    data = load_ranking_data(*saved_input(folder))
     user = _group_of(pd.Index(data.users), [user_id], "user")
     model = load_model(folder, data)
     scores = metrics.masked(model.score(data, "next", user), data.seen_matrix("next")[user])
@@ -103,11 +104,15 @@ def ranked_items(name: str, user_id: str, top_k: int) -> pd.DataFrame:
     return table.reset_index(drop=True).rename_axis("rank").rename(index=lambda rank: rank + 1)
 
 
-def saved_embedding(folder: Path) -> tuple[str | None, str | None]:
-    """The embed.encoders entry and pooling a saved model or ranker reads, or (None, None)."""
+def saved_input(folder: Path) -> tuple[str | None, str | None, bool]:
+    """What a saved model or ranker reads, as the data loaders take it: the embed.encoders entry and pooling (or
+    None, None) and whether it reads the semantic IDs."""
     model_input = read_info(folder)["input"]
     pooling = model_input.get("pooling")
-    return (model_input["input"].removeprefix("normalized/"), pooling) if pooling else (None, None)
+    reads_semantic_ids = model_input["input"] == SEMANTIC_IDS_INPUT
+    if pooling:
+        return model_input["input"].removeprefix("normalized/"), pooling, reads_semantic_ids
+    return None, None, reads_semantic_ids
 
 
 def _group_of(ids: pd.Index, wanted: Sequence[str], kind: str) -> np.ndarray:

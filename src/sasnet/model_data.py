@@ -13,6 +13,7 @@ from sasnet import paths
 from sasnet.embeddings import store
 from sasnet.errors import PipelineError
 from sasnet.histories import Histories
+from sasnet.item_codes import ItemCodes, load_item_codes
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,7 @@ class ModelData:
     reviews: pd.DataFrame  # the split files' columns plus ``split``; ``label`` is the class index
     histories: Histories
     matrix: np.ndarray | sp.csr_matrix | None = None
+    item_codes: ItemCodes | None = None  # the catalogue's semantic IDs and metadata, for families that read them
 
     @property
     def labels(self) -> np.ndarray:
@@ -35,11 +37,16 @@ class ModelData:
         return self.histories.rows_of(split)
 
 
-def load_model_data(embedding: str | None = None, pooling: str | None = None) -> ModelData:
+def load_model_data(embedding: str | None = None, pooling: str | None = None,
+                    semantic_ids: bool = False) -> ModelData:
     """The split's reviews and, when ``embedding`` is given, its normalised ``pooling`` matrix, checked to be in the
-    split files' current row order."""
+    split files' current row order; with ``semantic_ids``, the catalogue's semantic IDs (data/semantic_ids)."""
     reviews = store.canonical_reviews()
     histories = Histories.from_reviews(reviews)
+    if semantic_ids:
+        codes = load_item_codes()
+        codes.rows(reviews["business_id"].unique())  # every reviewed business has an ID
+        return ModelData(reviews, histories, item_codes=codes)
     if embedding is None:
         return ModelData(reviews, histories)
     index, matrix = read_embedding(embedding, pooling)

@@ -11,7 +11,7 @@ from typing import Any, ClassVar, Literal
 import yaml
 
 from sasnet import models
-from sasnet.analysis_configs import ScoringConfig, SignificanceConfig, bootstrap_problems
+from sasnet.analysis_configs import ItemSlicesConfig, ScoringConfig, SignificanceConfig, bootstrap_problems
 from sasnet.config import ParamsError, build
 from sasnet.data.configs import DemoConfig, FilterConfig, IngestConfig, SampleConfig, SplitConfig
 from sasnet.embeddings.configs import (
@@ -20,12 +20,14 @@ from sasnet.embeddings.configs import (
     MiniLMConfig,
     NormalizeConfig,
     QuantizeConfig,
+    SemanticIdsConfig,
     TfidfConfig,
 )
 from sasnet.errors import PipelineError
 from sasnet.ranking.configs import RankingConfig
 
 PARAMS_FILE = "params.yaml"
+SEMANTIC_IDS_INPUT = "semantic_ids"  # the input of a family that reads the catalogue's semantic IDs
 
 
 @dataclass(frozen=True)
@@ -138,6 +140,10 @@ class ModelEntry:
     overrides: dict[str, Any] = field(default_factory=dict)  # family keys -> this model's values
 
     @property
+    def reads_semantic_ids(self) -> bool:
+        return self.input == SEMANTIC_IDS_INPUT
+
+    @property
     def embedding(self) -> str | None:
         """The embed.encoders entry the model reads, or None."""
         return self.input.removeprefix("normalized/") if self.input.startswith("normalized/") else None
@@ -182,7 +188,9 @@ class PipelineParams:
     normalize: NormalizeConfig
     scoring: ScoringConfig
     significance: SignificanceConfig
+    semantic_ids: SemanticIdsConfig
     evaluation: EvaluationConfig
+    item_slices: ItemSlicesConfig
     models: dict[str, ModelEntry]  # one train@<name> stage each
     ranking: RankingConfig
     rankers: dict[str, RankerEntry]  # one rank@<name> stage each
@@ -226,6 +234,10 @@ class PipelineParams:
                     f".pooling: got {entry.pooling!r}; encoder {encoder.encoder!r} writes "
                     + ", ".join(map(repr, ENCODER_POOLINGS[encoder.encoder]))
                 )
+        elif getattr(family, "READS_SEMANTIC_IDS", False):
+            if entry.input != SEMANTIC_IDS_INPUT or entry.pooling is not None:
+                problems.append(f".input: family {entry.family!r} reads semantic IDs: use input "
+                                f"{SEMANTIC_IDS_INPUT!r} and no pooling")
         elif entry.input != entry.PLAIN_INPUT or entry.pooling is not None:
             problems.append(f".input: family {entry.family!r} reads no embedding: use input "
                             f"{entry.PLAIN_INPUT!r} and no pooling")

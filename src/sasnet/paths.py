@@ -67,6 +67,9 @@ RANK_SPLIT_DIR = DATA / "rank_split"
 RANK_INTERACTIONS = RANK_SPLIT_DIR / "interactions.parquet"
 RANK_ITEMS = RANK_SPLIT_DIR / "items.parquet"
 RANKERS_DIR = DATA / "rankers"
+SEMANTIC_IDS_DIR = DATA / "semantic_ids"
+SEMANTIC_IDS = SEMANTIC_IDS_DIR / "items.parquet"
+SEMANTIC_IDS_INFO = SEMANTIC_IDS_DIR / "codebook.json"
 RANKINGS_DIR = DATA / "rankings"
 
 

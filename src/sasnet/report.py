@@ -696,6 +696,53 @@ def ranking_section(rankers: Mapping[str, dict], split_facts: Mapping[str, Any])
     return "\n".join(text)
 
 
+def slice_cell(report: Mapping[str, Any], name: str, metric: str) -> str:
+    """A metric of one item slice with its interval and size, or a dash for an empty slice."""
+    part = report.get("slices", {}).get(name, {})
+    if part.get(metric) is None:
+        return "—"
+    return f"{with_interval(part, metric)} (n={part['examples']})"
+
+
+def slices_section(metrics: Mapping[str, dict], rankers: Mapping[str, dict]) -> str | None:
+    """Every model and ranker on cold-start items and on the head and tail of the popularity slices (test)."""
+    first = next(iter(metrics.values()), None)
+    if first is None or "slices" not in first["test"]:
+        return None
+    names = list(first["test"]["slices"])
+    head, tail = names[1], names[-1]  # popularity_1 is the head, the last slice the tail
+    cold = next((report["test"]["slices"]["cold_start"] for report in metrics.values()
+                 if report["test"]["slices"]["cold_start"]["examples"]), {})
+    rows = [[name, report["family"], with_interval(report["test"], "macro_f1"),
+             slice_cell(report["test"], "cold_start", "macro_f1"), slice_cell(report["test"], head, "macro_f1"),
+             slice_cell(report["test"], tail, "macro_f1"),
+             with_interval(report["test"], "last_class_auc") if report["test"].get("last_class_auc") is not None
+             else "—", slice_cell(report["test"], "cold_start", "last_class_auc")]
+            for name, report in sorted(metrics.items(), key=lambda item: -item[1]["test"]["macro_f1"])]
+    lines = [
+        "## Item slices: cold-start and popularity (test)",
+        "",
+        "Cold-start items: those with at most item_slices.cold_start_max_train train interactions ("
+        + (f"the most any has here: {cold['train_interactions_max']}" if cold else "none in this run")
+        + "); popularity slices hold equal numbers of the "
+        f"evaluated items, head ({head}) to tail ({tail}). AUC: the last class against the rest, from its "
+        "probability. 95% bootstrap intervals; n: reviews in the slice.",
+        "",
+        markdown_table(["Model", "Family", "Macro-F1", "Cold-start macro-F1", "Head macro-F1", "Tail macro-F1",
+                        "AUC (last class)", "Cold-start AUC"], rows),
+    ]
+    if rankers:
+        k = next(iter(rankers.values()))["test"]["k"]
+        ndcg = f"ndcg@{k}"
+        rows = [[name, report["family"], with_interval(report["test"], ndcg),
+                 *(slice_cell(report["test"], part, ndcg) for part in ("cold_start", head, tail))]
+                for name, report in sorted(rankers.items(), key=lambda item: -item[1]["test"][ndcg])]
+        lines += ["", "Rankers by the slice of each user's test target (n: users):", "",
+                  markdown_table(["Ranker", "Family", ndcg, f"Cold-start {ndcg}", f"Head {ndcg}", f"Tail {ndcg}"],
+                                 rows)]
+    return "\n".join(lines)
+
+
 def render_results(
     metrics: Mapping[str, dict],
     class_names: Sequence[str],
@@ -730,5 +777,6 @@ def render_results(
         significance_section(significance),
         fit_section(metrics),
         ranking_section(rankers or {}, rank_split or {}),
+        slices_section(metrics, rankers or {}),
     ]
     return "\n\n".join(section for section in sections if section) + "\n"

@@ -117,3 +117,27 @@ class NormalizeConfig:
 
     def check(self) -> list[str]:
         return [] if self.min_std >= 0 else [f"min_std: must be >= 0 (got {self.min_std})"]
+
+
+@dataclass(frozen=True)
+class SemanticIdsConfig:
+    """Item text -> MiniLM (embed.minilm's settings) -> residual k-means -> a unique (levels + 1)-token ID per item."""
+
+    levels: int  # residual k-means levels; a collision suffix is the last token
+    codebook_size: int  # codes per level (fewer where the catalogue has fewer distinct residuals)
+    text: Literal["auto", "metadata", "reviews"]  # auto: name and categories where an item has them, else reviews
+    max_review_chars: int  # of an item's train reviews, oldest first, when its text comes from reviews
+    kmeans_n_init: int  # k-means restarts per level (the best inertia is kept)
+    kmeans_max_iter: int
+    seed: int
+
+    def check(self) -> list[str]:
+        rules = (
+            ("levels", self.levels, self.levels >= 1, ">= 1"),
+            ("codebook_size", self.codebook_size, self.codebook_size >= 2, ">= 2"),
+            ("max_review_chars", self.max_review_chars, self.max_review_chars >= 1, ">= 1"),
+            ("kmeans_n_init", self.kmeans_n_init, self.kmeans_n_init >= 1, ">= 1"),
+            ("kmeans_max_iter", self.kmeans_max_iter, self.kmeans_max_iter >= 1, ">= 1"),
+            ("seed", self.seed, self.seed >= 0, ">= 0"),
+        )
+        return [f"{name}: must be {bound} (got {value})" for name, value, valid, bound in rules if not valid]

@@ -6,6 +6,8 @@ torch or a recommender library. It defines:
 - ``Config``: the frozen dataclass of its params section (params.yaml's top-level key ``<family>``);
 - ``READS_EMBEDDING``: whether its models read a review embedding (``input: normalized/<encoder run>`` and a
   ``pooling``) or only the split's reviews (``input: split``);
+- ``READS_SEMANTIC_IDS`` (optional, default False): whether its models read the catalogue's semantic IDs and
+  metadata (``input: semantic_ids``: data/semantic_ids, ``sasnet.item_codes``);
 - ``RECOMMENDER``: the name of its ``Recommender`` subclass in ``<family>/model.py`` (imported only to train or
   predict, by ``recommender_class``), or None for a family that only ranks;
 - ``RANKER`` (optional): the name of its ``Ranker`` subclass in ``<family>/model.py``, for a family that ranks the

@@ -20,7 +20,26 @@ from sasnet.ranking.data import RankingData
 UNSEEN_ITEM_SCORE = -1e30
 
 
-class FactorRanker(Ranker):
+class FactorScores(Ranker):
+    """A ranker scoring item i for user u by b_i + p_u . q_i from three fitted arrays."""
+
+    user_factors: np.ndarray  # [users, k]
+    item_biases: np.ndarray  # [items]: UNSEEN_ITEM_SCORE for an item the fit could not place
+    item_factors: np.ndarray  # [items, k]
+
+    def score(self, data: RankingData, split: str, users: np.ndarray) -> np.ndarray:
+        return self.item_biases[None, :] + self.user_factors[users] @ self.item_factors.T
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        return {"user_factors": self.user_factors, "item_biases": self.item_biases, "item_factors": self.item_factors}
+
+    def restore(self, arrays: dict[str, np.ndarray], state: dict[str, Any], data: RankingData) -> None:
+        data.require_size(*arrays["user_factors"].shape[:1], len(arrays["item_biases"]))
+        self.user_factors, self.item_biases, self.item_factors = (
+            arrays[name] for name in ("user_factors", "item_biases", "item_factors"))
+
+
+class FactorRanker(FactorScores):
     @abstractmethod
     def fit_library(self, train_set: Dataset, progress: bool) -> tuple[Any, ItemSide]:
         """The fitted cornac model and its item side."""
@@ -42,14 +61,3 @@ class FactorRanker(Ranker):
         return FitResult({"fit_seconds": time.perf_counter() - start, "k": self.config.k,
                           "iterations": self.config.max_iter, "train_interactions": train_set.num_ratings,
                           "items_unseen_in_train": int((known < 0).sum())})
-
-    def score(self, data: RankingData, split: str, users: np.ndarray) -> np.ndarray:
-        return self.item_biases[None, :] + self.user_factors[users] @ self.item_factors.T
-
-    def arrays(self) -> dict[str, np.ndarray]:
-        return {"user_factors": self.user_factors, "item_biases": self.item_biases, "item_factors": self.item_factors}
-
-    def restore(self, arrays: dict[str, np.ndarray], state: dict[str, Any], data: RankingData) -> None:
-        data.require_size(*arrays["user_factors"].shape[:1], len(arrays["item_biases"]))
-        self.user_factors, self.item_biases, self.item_factors = (
-            arrays[name] for name in ("user_factors", "item_biases", "item_factors"))

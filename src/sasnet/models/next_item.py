@@ -17,19 +17,16 @@ by a binary term weighted by ``disliked_weight``. Early stopping on valid NDCG@k
 
 from __future__ import annotations
 
-import math
-import time
 from abc import abstractmethod
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import torch
 import torch.nn.functional as F
-from tqdm import tqdm
 
 from sasnet.embeddings.device import peak_memory_mb, resolve_device
 from sasnet.models.base import FitResult, Ranker
+from sasnet.models.early_stopping import early_stopping, minibatches
 from sasnet.ranking.data import RankingData
 from sasnet.ranking.evaluation import valid_ndcg
 
@@ -91,38 +88,12 @@ class NextItemRanker(Ranker):
             self._setup(data.n_items)
             tokens, stars = self._train_windows(data)
             optimizer = torch.optim.AdamW(self.network.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-            best = (-math.inf, 0, None)
-            records, train_seconds = [], 0.0
-            bar = tqdm(total=config.patience, desc=f"{type(self).__name__}: patience left", unit="epoch",
-                       disable=not progress)
-            for epoch in range(1, config.epochs + 1):
-                start = time.perf_counter()
-                loss = self._train_epoch(optimizer, tokens, stars, rng)
-                train_seconds += time.perf_counter() - start
-                ndcg = valid_ndcg(self, data, k)
-                records.append({"epoch": epoch, "train/loss": loss, f"valid/ndcg@{k}": ndcg,
-                                "seconds": time.perf_counter() - start})
-                if ndcg > best[0]:
-                    best = (ndcg, epoch, {name: value.detach().clone()
-                                          for name, value in self.network.state_dict().items()})
-                bar.n = config.patience - (epoch - best[1])
-                bar.set_postfix(epoch=epoch, best_epoch=best[1], valid_ndcg=f"{best[0]:.4f}")
-                bar.refresh()
-                if epoch - best[1] >= config.patience:
-                    break
-            bar.close()
-        self.network.load_state_dict(best[2])
-        self.network.eval()
-        curves = pd.DataFrame(records).set_index("epoch")
+            curves, facts = early_stopping(
+                self.network, lambda: self._train_epoch(optimizer, tokens, stars, rng),
+                lambda: valid_ndcg(self, data, k), config, f"ndcg@{k}", progress, type(self).__name__)
         return FitResult(
-            facts={
-                "best_epoch": best[1], f"best_valid_ndcg@{k}": best[0], "epochs_run": len(records),
-                "stopped_early": len(records) < config.epochs, "train_windows": len(tokens),
-                "seconds_per_epoch": float(curves["seconds"].mean()),
-                "train_seconds_per_epoch": train_seconds / len(records),
-                "parameter_count": sum(p.numel() for p in self.network.parameters()),
-                "peak_memory_mb": peak_memory_mb(self.device), "device": str(self.device),
-            },
+            facts={**facts, "train_windows": len(tokens), "peak_memory_mb": peak_memory_mb(self.device),
+                   "device": str(self.device)},
             curves=curves,
         )
 
@@ -136,7 +107,7 @@ class NextItemRanker(Ranker):
     def _train_epoch(self, optimizer, tokens: torch.Tensor, stars: torch.Tensor, rng: np.random.Generator) -> float:
         self.network.train()
         total, count = 0.0, 0
-        for batch in np.array_split(rng.permutation(len(tokens)), max(1, math.ceil(len(tokens) / self.config.batch_size))):
+        for batch in minibatches(len(tokens), self.config.batch_size, rng):
             inputs, targets, target_stars = self._batch(tokens[batch], stars[batch], rng)
             inputs, targets, target_stars = (t.to(self.device) for t in (inputs, targets, target_stars))
             loss, n = self._loss(inputs, targets, target_stars)

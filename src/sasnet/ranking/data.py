@@ -12,6 +12,7 @@ import scipy.sparse as sp
 
 from sasnet import paths
 from sasnet.errors import PipelineError
+from sasnet.item_codes import ItemCodes, load_item_codes
 from sasnet.model_data import read_embedding
 
 # What a user has shown before each target; "next" is the whole history, to recommend what comes after it.
@@ -27,6 +28,7 @@ class RankingData:
     items: pd.DataFrame  # business_id, name, categories; row i is item index i
     users: np.ndarray  # user ids; entry u is user index u
     embedding: np.ndarray | sp.csr_matrix | None = None  # row i: interaction i's review (``with_embedding``)
+    item_codes: ItemCodes | None = None  # the catalogue's semantic IDs and metadata, for families that read them
     # per-split sequences and seen items, built once: rankers ask for them every epoch and every scoring batch
     _cache: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
@@ -125,14 +127,20 @@ class RankingData:
         return np.bincount(self.part("train")["item"], minlength=self.n_items)
 
 
-def load_ranking_data(embedding: str | None = None, pooling: str | None = None) -> RankingData:
-    """data/rank_split, and with ``embedding`` (an embed.encoders entry) its normalised ``pooling`` per review."""
+def load_ranking_data(embedding: str | None = None, pooling: str | None = None,
+                      semantic_ids: bool = False) -> RankingData:
+    """data/rank_split, with ``embedding`` (an embed.encoders entry) its normalised ``pooling`` per review, with
+    ``semantic_ids`` the catalogue's semantic IDs (data/semantic_ids)."""
     try:
         interactions = pd.read_parquet(paths.RANK_INTERACTIONS)
         items = pd.read_parquet(paths.RANK_ITEMS)
     except FileNotFoundError as error:
         raise PipelineError(f"{error.filename} is missing: run `dvc repro rank_split`") from None
     data = RankingData.from_frames(interactions, items)
+    if semantic_ids:
+        codes = load_item_codes()
+        codes.rows(data.items["business_id"])  # every catalogue item has an ID
+        data = replace(data, item_codes=codes)
     if embedding is None:
         return data
     index, matrix = read_embedding(embedding, pooling)

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from sasnet.analysis_configs import ItemSlicesConfig
+from sasnet.item_slices import slice_facts, slice_masks
 from sasnet.ranking import metrics
 from sasnet.ranking.configs import RankingConfig
 from sasnet.ranking.data import RankingData
@@ -47,12 +49,25 @@ def valid_ndcg(model, data: RankingData, k: int) -> float:
     return float(metrics.per_user(rank_targets(model, data, "valid", k).ranks, k)["ndcg"].mean())
 
 
-def ranking_report(ranked: RankedUsers, data: RankingData, config: RankingConfig) -> dict:
+def ranking_report(ranked: RankedUsers, data: RankingData, config: RankingConfig,
+                   slices: ItemSlicesConfig) -> dict:
+    """The top-k metrics with intervals, coverage and popularity bias; and the metrics of the users whose target
+    falls in each item slice (cold-start items, popularity slices: ``sasnet.item_slices``)."""
     values = metrics.per_user(ranked.ranks, config.k)
+    counts = data.train_counts[ranked.targets]
+    masks = slice_masks(ranked.targets, counts, slices)
+    facts = slice_facts(masks, ranked.targets, counts)
+    sliced = {
+        name: facts[name] | (metrics.summary({metric: value[mask] for metric, value in values.items()}, config.k,
+                                             config.bootstrap_samples, config.seed, config.confidence)
+                             if mask.any() else {})
+        for name, mask in masks.items()
+    }
     return metrics.summary(values, config.k, config.bootstrap_samples, config.seed, config.confidence) | {
         "coverage@k": metrics.coverage(ranked.top, data.n_items),
         "popularity_percentile@k": metrics.mean_popularity_percentile(ranked.top, data.train_counts),
         "catalogue": data.n_items,
+        "slices": sliced,
     }
 
 

@@ -121,7 +121,12 @@ class CornacSequentialRanker(Ranker):
             raise PipelineError("the train interactions differ from the model's: cornac's items do not match")
         self.items = arrays["items"]
         # zero epochs: cornac builds its torch module for this train set, which the saved weights then fill
-        self.library = library_model(self.config, 0, progress=False).fit(train)
+        self.library = self.untrained_library(train, arrays, state, data)
         weights = {name.removeprefix(WEIGHTS): torch.tensor(value) for name, value in arrays.items()
                    if name.startswith(WEIGHTS)}
         self.library.model.load_state_dict(weights)
+
+    def untrained_library(self, train: SequentialDataset, arrays: dict[str, np.ndarray], state: dict[str, Any],
+                          data: RankingData) -> NextItemRecommender:
+        """The library's model fitted for zero epochs on ``train``: its torch module, for the saved weights."""
+        return library_model(self.config, 0, progress=False).fit(train)
