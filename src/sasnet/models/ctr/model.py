@@ -110,7 +110,7 @@ class CTRRecommender(CTRNetworkState, Recommender):
         self._setup(data)
         fields, bags, dense = self._tensors(data, train)
         labels = torch.as_tensor(data.labels[train.rows], device=self.device)
-        valid_labels = data.labels[valid.rows]
+        valid_inputs, valid_labels = self._tensors(data, valid), data.labels[valid.rows]  # built once, not per epoch
         optimizer = torch.optim.AdamW(self.network.parameters(), lr=self.config.lr,
                                       weight_decay=self.config.weight_decay)
         rng = np.random.default_rng(self.config.seed)
@@ -126,7 +126,7 @@ class CTRRecommender(CTRNetworkState, Recommender):
             return total / len(labels)
 
         def valid_macro_f1() -> float:
-            predicted = self.predict_proba(data, valid).argmax(axis=1)
+            predicted = self._probabilities(*valid_inputs).argmax(axis=1)
             return float(f1_score(valid_labels, predicted, average="macro", labels=range(len(self.class_names))))
 
         curves, facts = early_stopping(self.network, train_epoch, valid_macro_f1, self.config, "macro_f1", progress,
@@ -136,7 +136,9 @@ class CTRRecommender(CTRNetworkState, Recommender):
                           "device": str(self.device)}, curves[["valid/macro_f1"]])
 
     def predict_proba(self, data: ModelData, examples: Examples) -> np.ndarray:
-        fields, bags, dense = self._tensors(data, examples)
+        return self._probabilities(*self._tensors(data, examples))
+
+    def _probabilities(self, fields: torch.Tensor, bags: torch.Tensor, dense: torch.Tensor) -> np.ndarray:
         with torch.no_grad():
             return torch.softmax(self.network(fields, bags, dense), dim=1).double().cpu().numpy()
 
@@ -163,10 +165,9 @@ class CTRRanker(CTRNetworkState, Ranker):
         self.user_dense = torch.as_tensor(
             shrunk_shares(counts, class_shares(data.labels[train.index], n_classes), self.config.prior_strength),
             device=self.device)
-        self.item_fields = torch.as_tensor(self.inputs.fields[self.inputs.rows(data.items["business_id"])],
-                                           device=self.device)
-        self.item_bags = torch.as_tensor(self.inputs.bags[self.inputs.rows(data.items["business_id"])],
-                                         device=self.device)
+        catalogue = self.inputs.rows(data.items["business_id"])
+        self.item_fields = torch.as_tensor(self.inputs.fields[catalogue], device=self.device)
+        self.item_bags = torch.as_tensor(self.inputs.bags[catalogue], device=self.device)
         self.network = network_for(self.config, [data.n_users, *self.inputs.field_sizes], self.inputs,
                                    n_classes + 1, 1, self.device)
 

@@ -141,9 +141,9 @@ class SemanticMFRanker(FactorScores):
         factors = fit_factors(train["user"].to_numpy(), items, train["stars"].to_numpy(np.float64), data.n_users,
                               data.n_items, *semantic_keys(codes, data.items["business_id"], self.config),
                               self.config, progress)
-        placed = np.ones(data.n_items, bool) if self.config.items == "semantic" else np.isin(
-            np.arange(data.n_items), items)
+        seen = np.bincount(items, minlength=data.n_items) > 0
+        placed = np.ones(data.n_items, bool) if self.config.items == "semantic" else seen
         self.user_factors = factors.users[:, :-1]
         self.item_biases = np.where(placed, factors.items[:, -1], UNSEEN_ITEM_SCORE)
         self.item_factors = np.where(placed[:, None], factors.items[:, :-1], 0.0)
-        return FitResult({**factors.facts, "items_unseen_in_train": int((~np.isin(np.arange(data.n_items), items)).sum())})
+        return FitResult({**factors.facts, "items_unseen_in_train": int((~seen).sum())})
