@@ -20,7 +20,7 @@ from sasnet.models import ranker_class
 from sasnet.models.base import load_model
 from sasnet.models.sasnet.model import grid_probabilities, ranking_histories
 from sasnet.models.sasnet.network import SASNet
-from sasnet.models.sasnet.training import review_table
+from sasnet.models.sasnet.training import autocast, review_table
 from sasnet.params import load_params, plain
 from sasnet.ranking import metrics
 from sasnet.ranking.data import RankingData
@@ -78,9 +78,10 @@ def fitted(data):
     return model, model.fit(data, progress=False, k=K)
 
 
-def test_the_pair_grid_equals_the_forward_pass_of_every_pair():
+@pytest.mark.parametrize("precision, tolerance", [("float32", 1e-6), ("bfloat16", 3e-2)])
+def test_the_pair_grid_equals_the_forward_pass_of_every_pair(precision, tolerance):
     torch.manual_seed(0)
-    network = SASNet(config(dropout=0.0, history_stars=True), 12, 3).eval()
+    network = SASNet(config(dropout=0.0, history_stars=True, precision=precision), 12, 3).eval()
     rng = np.random.default_rng(1)
     table = review_table(rng.normal(size=(40, 12)).astype(np.float32), rng.integers(1, 6, 40), torch.device("cpu"))
     user_sets = rng.integers(40, size=(3, 5)), rng.random((3, 5)) < 0.7
@@ -95,9 +96,9 @@ def test_the_pair_grid_equals_the_forward_pass_of_every_pair():
 
     user, user_mask, user_stars = gather(user_sets[0][pairs[:, 0]], user_sets[1][pairs[:, 0]])
     item, item_mask, item_stars = gather(item_sets[0][pairs[:, 1]], item_sets[1][pairs[:, 1]])
-    with torch.inference_mode():
-        forward = torch.softmax(network(user, user_mask, item, item_mask, user_stars, item_stars), dim=1)
-    np.testing.assert_allclose(grid.reshape(12, 3), forward.numpy(), atol=1e-6)
+    with torch.inference_mode(), autocast(network):
+        forward = torch.softmax(network(user, user_mask, item, item_mask, user_stars, item_stars).float(), dim=1)
+    np.testing.assert_allclose(grid.reshape(12, 3), forward.numpy(), atol=tolerance)
 
 
 @pytest.mark.parametrize("split, user_splits", [("valid", {"train"}), ("test", {"train", "valid"}),

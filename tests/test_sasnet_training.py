@@ -214,3 +214,13 @@ def test_a_sampler_returning_bad_shapes_is_reported():
 
     with pytest.raises(ValueError, match="draw_sets must return four"):
         train(draw_sets=truncated, epochs=1)
+
+
+def test_bfloat16_autocast_learns_as_float32_does_and_keeps_float32_weights():
+    runs = {precision: train(precision=precision, epochs=15, patience=15) for precision in ("float32", "bfloat16")}
+    assert [runs[p].precision for p in runs] == ["float32", "bfloat16"]
+    assert all(parameter.dtype == torch.float32 for parameter in runs["bfloat16"].model.parameters())
+    scores = {p: run.best_valid.macro_f1 for p, run in runs.items()}
+    assert scores["bfloat16"] >= 0.6 and abs(scores["bfloat16"] - scores["float32"]) < 0.1, scores
+    # Different arithmetic, so a different run: autocast is really on.
+    assert runs["bfloat16"].history[0].train.loss != runs["float32"].history[0].train.loss

@@ -75,3 +75,23 @@ def test_params_are_validated():
     with pytest.raises(ParamsError) as error:
         build(SvmConfig, {**raw, "C": 0, "gamma": -1.0, "max_train_reviews": 1, "max_iter": 0})
     assert all(key in str(error.value) for key in ("C:", "gamma:", "max_train_reviews:", "max_iter:"))
+
+
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "sparse"])
+def test_the_precomputed_rbf_kernel_predicts_what_libsvms_own_kernel_does(sparse):
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    from sklearn.svm import SVC
+
+    features, labels = separable_problem(400, seed=0)
+    features = features + np.random.default_rng(5).standard_normal(features.shape) * features.std(0) * 2  # overlap
+    test_features, _ = separable_problem(300, seed=1)
+    if sparse:
+        features, test_features = sp.csr_matrix(features), sp.csr_matrix(test_features)
+    config = dataclasses.replace(CONFIG, kernel="rbf", C=1.0)
+    reference = make_pipeline(StandardScaler(with_mean=not sparse), SVC(kernel="rbf", C=1.0, gamma="scale"))
+    reference.fit(features, labels)
+    model = train_svm(features, labels, config)
+    assert model.gamma == pytest.approx(reference[-1]._gamma)
+    np.testing.assert_array_equal(model.pipeline[-1].support_, reference[-1].support_)
+    np.testing.assert_array_equal(model.predict(test_features), reference.predict(test_features))

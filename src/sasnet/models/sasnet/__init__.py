@@ -32,6 +32,7 @@ class SasnetConfig:
     cross_attention: bool  # False (ablation): concatenate the two entity vectors instead
     resample_sets: bool  # True: re-draw the train sets every epoch ("combinatorial training"); False: draw once
     device: Literal["auto", "cpu", "cuda"]  # auto: cuda when available
+    precision: Literal["auto", "float32", "bfloat16"]  # bfloat16: autocast; auto: bfloat16 on CUDA and bf16-native CPUs
     eval_draws: int  # set draws whose class probabilities are averaged when validating and predicting; 1: the paper
     history_stars: bool  # beyond the paper: each history review's vector also carries its star rating
     class_weight: Literal["none", "balanced"]  # balanced: cross-entropy weighted by inverse train class frequency

@@ -31,6 +31,7 @@ from sasnet.models.sasnet.training import (
     EntitySets,
     ReviewTable,
     TrainingResult,
+    autocast,
     gather_members,
     predict_proba,
     review_table,
@@ -178,6 +179,14 @@ def grid_probabilities(
     each set goes through the core once (and an item's cross-attention keys are projected once), each pair through
     the cross-attention's query side and the classifier."""
     network.eval()
+    with autocast(network):
+        return _grid_probabilities(network, table, user_sets, item_sets)
+
+
+def _grid_probabilities(
+    network: SASNet, table: ReviewTable, user_sets: tuple[np.ndarray, np.ndarray],
+    item_sets: tuple[np.ndarray, np.ndarray],
+) -> np.ndarray:
     _, users = network.entity(*gather_members(table, *user_sets))
     item_members, items = network.entity(*gather_members(table, *item_sets))
     item_keys = network.business_keys(item_members)
@@ -192,5 +201,5 @@ def grid_probabilities(
             user.repeat_interleave(n_items, dim=0), None if item_keys is None else item_keys[:, pair_items],
             item_mask[pair_items], items[pair_items],
         )
-        blocks.append(torch.softmax(logits, dim=1).view(len(user), n_items, -1))
+        blocks.append(torch.softmax(logits.float(), dim=1).view(len(user), n_items, -1))
     return torch.cat(blocks).cpu().numpy()
