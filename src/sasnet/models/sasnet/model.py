@@ -180,26 +180,19 @@ def grid_probabilities(
     the cross-attention's query side and the classifier."""
     network.eval()
     with autocast(network):
-        return _grid_probabilities(network, table, user_sets, item_sets)
-
-
-def _grid_probabilities(
-    network: SASNet, table: ReviewTable, user_sets: tuple[np.ndarray, np.ndarray],
-    item_sets: tuple[np.ndarray, np.ndarray],
-) -> np.ndarray:
-    _, users = network.entity(*gather_members(table, *user_sets))
-    item_members, items = network.entity(*gather_members(table, *item_sets))
-    item_keys = network.business_keys(item_members)
-    item_mask = torch.as_tensor(item_sets[1], device=items.device)
-    n_items = len(items)
-    chunk = max(1, PAIRS_PER_CHUNK // max(n_items, 1))
-    blocks = []
-    for start in range(0, len(users), chunk):
-        user = users[start : start + chunk]
-        pair_items = torch.arange(n_items, device=items.device).repeat(len(user))
-        logits = network.pair_logits(
-            user.repeat_interleave(n_items, dim=0), None if item_keys is None else item_keys[:, pair_items],
-            item_mask[pair_items], items[pair_items],
-        )
-        blocks.append(torch.softmax(logits.float(), dim=1).view(len(user), n_items, -1))
-    return torch.cat(blocks).cpu().numpy()
+        _, users = network.entity(*gather_members(table, *user_sets))
+        item_members, items = network.entity(*gather_members(table, *item_sets))
+        item_keys = network.business_keys(item_members)
+        item_mask = torch.as_tensor(item_sets[1], device=items.device)
+        n_items = len(items)
+        chunk = max(1, PAIRS_PER_CHUNK // max(n_items, 1))
+        blocks = []
+        for start in range(0, len(users), chunk):
+            user = users[start : start + chunk]
+            pair_items = torch.arange(n_items, device=items.device).repeat(len(user))
+            logits = network.pair_logits(
+                user.repeat_interleave(n_items, dim=0), None if item_keys is None else item_keys[:, pair_items],
+                item_mask[pair_items], items[pair_items],
+            )
+            blocks.append(torch.softmax(logits.float(), dim=1).view(len(user), n_items, -1))
+        return torch.cat(blocks).cpu().numpy()

@@ -196,8 +196,7 @@ def predict_proba(
 ) -> np.ndarray:
     """Class probabilities (n_examples, n_classes), averaged over ``draws``: sets drawn by the caller."""
     table = review_table(embeddings, stars, next(model.parameters()).device)
-    checked = [_on_device(_checked_sets(sets, len(draws[0][0]), len(table.embeddings)), table.embeddings.device)
-               for sets in draws]
+    checked = [_device_sets(sets, len(draws[0][0]), len(table.embeddings), table.embeddings.device) for sets in draws]
     return _probabilities(model, table, checked, batch_size).cpu().numpy()
 
 
@@ -251,16 +250,12 @@ def _example_labels(labels: np.ndarray, rows: np.ndarray, n_classes: int, split:
 
 def _draw(draw_sets: DrawSets, rows: np.ndarray, rng: np.random.Generator, n_reviews: int,
           device: torch.device) -> EntitySets:
-    return _on_device(_checked_sets(draw_sets(rows, rng), len(rows), n_reviews), device)
+    return _device_sets(draw_sets(rows, rng), len(rows), n_reviews, device)
 
 
-def _on_device(sets: EntitySets, device: torch.device) -> EntitySets:
-    """The checked sets as tensors on the device, copied once per draw: batches then index them there."""
-    return EntitySets(*(torch.as_tensor(array, device=device) for array in sets))
-
-
-def _checked_sets(arrays: Sequence[np.ndarray], n_examples: int, n_reviews: int) -> EntitySets:
-    """The four arrays as EntitySets, after checking that they agree: a sampler bug fails here, not in a gather."""
+def _device_sets(arrays: Sequence[np.ndarray], n_examples: int, n_reviews: int, device: torch.device) -> EntitySets:
+    """The four arrays as EntitySets of tensors on ``device`` (copied once per draw: batches index them there),
+    after checking that they agree: a sampler bug fails here, not in a gather."""
     sets = EntitySets(*(np.asarray(array) for array in arrays))
     shape = sets.user_rows.shape
     if len(shape) != 2 or shape[0] != n_examples or any(array.shape != shape for array in sets):
@@ -271,7 +266,7 @@ def _checked_sets(arrays: Sequence[np.ndarray], n_examples: int, n_reviews: int)
         real = rows[mask]
         if real.size and (real.min() < 0 or real.max() >= n_reviews):
             raise ValueError(f"set rows must index the {n_reviews} embedding rows")
-    return sets
+    return EntitySets(*(torch.as_tensor(array, device=device) for array in sets))
 
 
 def _adamw(model: SASNet, config: SasnetConfig) -> torch.optim.AdamW:
@@ -324,8 +319,9 @@ def _train_epoch(
     # Summed on the device in float64 (what Python's float did): no host sync per step, the same sum.
     loss_sum = torch.zeros((), dtype=torch.float64, device=labels.device)
     predictions = torch.empty_like(labels)
+    mixed_precision = autocast(model)  # resolved once, entered every step
     for index in _batches(order, batch_size):
-        with autocast(model):
+        with mixed_precision:
             logits = model(*_batch(table, sets, index)).float()
             loss = F.cross_entropy(logits, labels[index], weight=class_weight)
         optimizer.zero_grad(set_to_none=True)
@@ -342,8 +338,9 @@ def _probabilities(model: SASNet, table: ReviewTable, draws: Sequence[EntitySets
     model.eval()
     order = torch.arange(len(draws[0].user_rows), device=table.embeddings.device)
     total = 0.0
+    mixed_precision = autocast(model)
     for sets in draws:
-        with autocast(model):
+        with mixed_precision:
             logits = torch.cat([model(*_batch(table, sets, index)) for index in _batches(order, batch_size)]).float()
         total = total + torch.softmax(logits, dim=1)
     return total / len(draws)
