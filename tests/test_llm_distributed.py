@@ -85,6 +85,6 @@ def test_each_rank_takes_its_share_and_a_killed_rank_resumes_from_its_finished_s
 
 def test_the_distributed_entry_point_refuses_an_entry_that_is_not_an_llm(tiny_llm_dir):
     params = build(Params, tiny_params(tiny_llm_dir))
-    with pytest.raises(PipelineError, match=r"embed.encoders.minilm: not an llm entry \(llm entries: \['llm_instructed', "
-                                            r"'llm_plain'\]\)"):
+    with pytest.raises(PipelineError, match=r"embed.encoders.minilm: not an llm entry \(llm entries: "
+                                            r"\['llm_instructed'\]\)"):
         distributed.run(params, "minilm")

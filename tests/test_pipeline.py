@@ -57,6 +57,12 @@ def test_repro_is_deterministic_and_experiments_show_in_metrics_diff(tmp_path, t
     changed = metrics_diff(workspace)["metrics/filter.json"]
     assert changed["output.reviews"]["new"] < changed["output.reviews"]["old"]
 
+    assert "Phi3-NotInstructed GAP | 0.91 | 0.18 | 0.99 | -0.68 | 0.03 | (not run)" in results
+    log = experiment(workspace, "+embed.encoders.llm_plain={encoder: llm, mode: plain}")  # the paper's plain LLM
+    assert reran(log) == {"embed@llm_plain", "normalize", "score_embeddings", "significance", "report"}, log
+    assert any(key.startswith("methods.llm_plain/mean.") for key in metrics_diff(workspace)["metrics/embedding_scores.json"])
+    assert "(not run)" not in (workspace / "results.md").read_text()
+
     log = experiment(workspace, "embed.llm.max_tokens=8")
     for untouched in ("split", "embed@tfidf", "embed@minilm"):
         assert f"Stage '{untouched}' didn't change, skipping" in log

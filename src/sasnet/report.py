@@ -426,6 +426,9 @@ def embedding_section(scores: Mapping[str, Any]) -> str:
         "logistic-regression probe from one review's embedding to its class (validation accuracy).",
         "",
     ]
+    if len(by_paper_row) < len(PAPER_TABLE1):
+        lines += ["Rows marked (not run) need an encoder run this one lacks; the plain LLM's: "
+                  "`dvc exp run -S '+embed.encoders.llm_plain={encoder: llm, mode: plain}'`.", ""]
     if scores.get("category_unavailable"):
         lines += [f"No category part in this run ({scores['category_unavailable']}): NMSE_c, NPR_c and the "
                   "scores are undefined.", ""]
