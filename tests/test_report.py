@@ -162,6 +162,8 @@ def test_report_compares_every_model_with_the_paper(workspace):
     assert row_cells(results, "| Phi3-Instructed Attentional |")[1:7] == [
         "0.13", "1.00", "0.00", "0.22", "1.00", "**llm_instructed/attention** (best)"]
     assert row_cells(results, "| Phi3-NotInstructed Positional |")[6] == "(not run)"
+    assert ("Rows marked (not run) need encoder runs this run lacks: "
+            "`dvc exp run -S '+embed.encoders.llm_plain={encoder: llm, mode: plain}'`.") in results
     assert row_cells(results, "| — | — | — | — | — | — | tfidf/tfidf |")[10] == "-0.300 [-0.350, -0.250]"
     assert "not distilled" in results
     assert row_cells(results, "| minilm/mean | 45 |")[5] == "1.2e-10"

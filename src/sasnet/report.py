@@ -51,6 +51,12 @@ TABLE1_COUNTERPARTS = {
     "llm_plain/mean": "Phi3-NotInstructed GAP",
     "llm_plain/weighted": "Phi3-NotInstructed Positional",
 }
+# The embed.encoders entry each Table 1 counterpart's run comes from, to say how to add a missing one.
+TABLE1_ENTRIES = {
+    "llm_instructed": "{encoder: llm, mode: instructed}",
+    "minilm": "{encoder: minilm, mode: plain}",
+    "llm_plain": "{encoder: llm, mode: plain}",
+}
 # Paper Table 2 (test accuracy, F1); the paper gives no MiniLM + SVM ("huLLK") number.
 PAPER_TABLE2 = {
     "TF-IDF + SVM": (0.57, 0.57),
@@ -426,9 +432,11 @@ def embedding_section(scores: Mapping[str, Any]) -> str:
         "logistic-regression probe from one review's embedding to its class (validation accuracy).",
         "",
     ]
-    if len(by_paper_row) < len(PAPER_TABLE1):
-        lines += ["Rows marked (not run) need an encoder run this one lacks; the plain LLM's: "
-                  "`dvc exp run -S '+embed.encoders.llm_plain={encoder: llm, mode: plain}'`.", ""]
+    missing_runs = sorted({method.split("/")[0] for method in TABLE1_COUNTERPARTS}
+                          - {method.split("/")[0] for method in methods})
+    if missing_runs:
+        commands = ", ".join(f"`dvc exp run -S '+embed.encoders.{run}={TABLE1_ENTRIES[run]}'`" for run in missing_runs)
+        lines += [f"Rows marked (not run) need encoder runs this run lacks: {commands}.", ""]
     if scores.get("category_unavailable"):
         lines += [f"No category part in this run ({scores['category_unavailable']}): NMSE_c, NPR_c and the "
                   "scores are undefined.", ""]
