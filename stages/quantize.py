@@ -5,8 +5,6 @@ import shutil
 import pandas as pd
 
 from sasnet import paths
-from sasnet.embeddings.llm import resolve_model
-from sasnet.embeddings.quantize import quantize_gptq
 from sasnet.io import write_json
 from sasnet.params import Params
 from sasnet.stage import run_stage, stage_seconds
@@ -21,6 +19,11 @@ def run(params: Params) -> None:
         (paths.QUANTIZE_DIR / "NOT_QUANTIZED").write_text("embed.llm.quantize is none: the float model is used\n")
         write_json({"method": "none", "stage_seconds": stage_seconds()}, paths.METRICS / "quantize.json")
         return
+    # Imported only when quantising: torch and transformers take several seconds to import, most of this stage's
+    # time when it only writes the marker.
+    from sasnet.embeddings.llm import resolve_model
+    from sasnet.embeddings.quantize import quantize_gptq
+
     source, gguf_file = resolve_model(llm.model, llm.gguf_file)
     texts = pd.read_parquet(paths.split_file("train"), columns=["text"])["text"].tolist()
     stats = quantize_gptq(source, gguf_file, texts, paths.QUANTIZED_MODEL, params.quantize, llm.device,

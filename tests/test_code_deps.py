@@ -245,3 +245,10 @@ def test_validating_params_imports_only_config_modules():
     heavy = {"pulp", "sklearn", "scipy", "torch", "transformers", "sentence_transformers", "cornac"}
     assert not heavy & loaded
 
+
+
+def test_the_lock_holds_no_stage_the_pipeline_lost():
+    # DVC keeps a removed or renamed stage's entry in dvc.lock for good, and rewrites the whole file after every stage.
+    pipeline = {name for name, *_ in expand_stages(PARAMS, "deps")}
+    locked = set(yaml.safe_load((REPO_ROOT / "dvc.lock").read_text())["stages"])
+    assert locked <= pipeline, f"dvc.lock: entries of stages dvc.yaml no longer has: {sorted(locked - pipeline)}"
