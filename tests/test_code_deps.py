@@ -10,7 +10,8 @@ closure statically (AST, nothing is imported), from its entry script over src/sa
   only a docstring (editing one cannot change a result, so no stage declares src/sasnet/__init__.py and the like);
 - the imports made by name at run time, which no import statement shows, are modelled in ``dynamic_files``.
 
-A file counts as declared when it is a dep itself or lies in a declared folder.
+A file counts as declared when it is a dep itself or lies in a declared folder; the dep data/shared_code.json stands
+for the files the shared_code stage declares (the code every stage runs, listed once to keep dvc.lock small).
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ STAGES_DIR = REPO_ROOT / "stages"
 PARAMS_MODULE = PACKAGE_DIR / "params.py"
 TRAIN_SCRIPT = STAGES_DIR / "train.py"
 RANK_SCRIPT = STAGES_DIR / "rank.py"
+SHARED_CODE_STAGE = "shared_code"
+SHARED_CODE = "data/shared_code.json"  # the digest the shared_code stage writes of its deps
 CODE_DIRS = ("src/", "stages/")  # deps under these are code; data, metrics and plots deps are not checked here
 PARAMS = yaml.safe_load((REPO_ROOT / "params.yaml").read_text())
 
@@ -149,6 +152,12 @@ def covers(dep: str, file: str) -> bool:
     return file == dep or file.startswith(dep + "/")
 
 
+def shared_files(dvc_stages: dict) -> list[str]:
+    """The source files the shared_code stage digests: its deps but its own script."""
+    stage = dvc_stages[SHARED_CODE_STAGE]
+    return [dep for dep in stage["deps"] if dep != stage["cmd"].split()[1]]
+
+
 def stage_closures(params: dict, dvc_stages: dict) -> dict[str, tuple[list[str], set[str]]]:
     """Stage instance (foreach expanded) -> (its declared deps, its script's import closure)."""
     result = {}
@@ -164,13 +173,15 @@ def missing_deps(params: dict, dvc_stages: dict) -> dict[str, list[str]]:
     """Stage instance -> the files of its closure that no declared dep covers."""
     missing = {}
     for name, (deps, files) in stage_closures(params, dvc_stages).items():
+        deps = [file for dep in deps for file in (shared_files(dvc_stages) if dep == SHARED_CODE else [dep])]
         if uncovered := sorted(file for file in files if not any(covers(dep, file) for dep in deps)):
             missing[name] = uncovered
     return missing
 
 
 def dead_deps(params: dict, dvc_stages: dict) -> dict[str, list[str]]:
-    """Stage template -> its declared code deps (as written in dvc.yaml) that none of its instances runs."""
+    """Stage template -> its declared code deps (as written in dvc.yaml) that none of its instances runs; for the
+    digest, each of its files that some instance does not run (an edit to it would rerun that stage for nothing)."""
     closures = stage_closures(params, dvc_stages)
     dead = {}
     for template, stage in dvc_stages.items():
@@ -181,6 +192,8 @@ def dead_deps(params: dict, dvc_stages: dict) -> dict[str, list[str]]:
             if entry.startswith(CODE_DIRS)
             and not any(covers(deps[index], file) for deps, files in instances for file in files)
         ]
+        if SHARED_CODE in written:
+            unused += [file for file in shared_files(dvc_stages) if not all(file in files for _, files in instances)]
         if unused:
             dead[template] = unused
     return dead
@@ -202,17 +215,25 @@ def test_no_stage_declares_code_that_none_of_its_instances_runs():
 
 def test_the_checker_reports_an_undeclared_import_and_a_needless_dep():
     stages = copy.deepcopy(DVC_STAGES)
-    stages["filter"]["deps"].remove("src/sasnet/stage.py")
+    stages["filter"]["deps"].remove("src/sasnet/data/filtering.py")
     stages["filter"]["deps"].append("src/sasnet/plots.py")  # filter draws no plot
     stages["train"]["do"]["deps"].remove("src/sasnet/models/${item.family}")
+    stages["split"]["deps"].remove(SHARED_CODE)
     missing = missing_deps(PARAMS, stages)
-    assert missing.pop("filter") == ["src/sasnet/stage.py"]
+    assert missing.pop("filter") == ["src/sasnet/data/filtering.py"]
+    assert set(missing.pop("split")) == set(shared_files(DVC_STAGES))
     for name, entry in PARAMS["models"].items():  # every train@ instance misses its family's modules (not the
         family_dir = MODELS_DIR / entry["family"]  # package's __init__.py, declared for params.py)
         expected = sorted(rel(path) for path in family_dir.rglob("*.py") if path.name != "__init__.py")
         assert missing.pop(f"train@{name}") == expected, name
     assert not missing
     assert dead_deps(PARAMS, stages) == {"filter": ["src/sasnet/plots.py"]}
+
+    stages = copy.deepcopy(DVC_STAGES)
+    stages[SHARED_CODE_STAGE]["deps"].append("src/sasnet/plots.py")  # the digest: only some stages draw plots
+    dead = dead_deps(PARAMS, stages)
+    assert dead["filter"] == dead[SHARED_CODE_STAGE] == ["src/sasnet/plots.py"]
+    assert "report" not in dead  # it draws plots
 
 
 def test_the_closure_follows_submodules_packages_and_the_family_registry(tmp_path):

@@ -84,6 +84,15 @@ def test_repro_is_deterministic_and_experiments_show_in_metrics_diff(tmp_path, t
     log = experiment(workspace, "+models.sasnet_minilm.overrides={history_stars: true}")  # + adds a key
     assert reran(log) == {"train@sasnet_minilm", "report"}, log
 
+    # an edit to code every stage runs changes the digest every stage declares in its place, so every stage reruns
+    errors = workspace / "src/sasnet/errors.py"
+    errors.write_text(errors.read_text() + "# edited\n")
+    run(workspace, "dvc", "repro", "--single-item", "shared_code")
+    status = json.loads(run(workspace, "dvc", "status", "--json"))
+    stages = set(run(workspace, "dvc", "stage", "list", "--name-only").split()) - {"shared_code"}
+    assert set(status) == stages
+    assert all({"changed deps": {"data/shared_code.json": "modified"}} in entries for entries in status.values())
+
 
 def assert_every_stage_records_its_wall_time(workspace) -> None:
     """Each stage of dvc.lock has a metrics output with stage_seconds, and `sasnet.stage_times` sums them all."""

@@ -6,6 +6,8 @@ DATA = Path("data")
 METRICS = Path("metrics")
 PLOTS = Path("plots")
 
+SHARED_CODE = DATA / "shared_code.json"  # the digest of the files every stage runs (stages/shared_code.py)
+
 INGEST_DIR = DATA / "ingest"
 REVIEWS = INGEST_DIR / "reviews.parquet"
 BUSINESSES = INGEST_DIR / "businesses.parquet"
