@@ -27,6 +27,7 @@ import yaml
 from conftest import REPO_ROOT
 from workspace import DVC_STAGES, expand_stages
 
+from sasnet import paths
 from sasnet.models import FAMILIES
 
 SRC = REPO_ROOT / "src"
@@ -37,7 +38,7 @@ PARAMS_MODULE = PACKAGE_DIR / "params.py"
 TRAIN_SCRIPT = STAGES_DIR / "train.py"
 RANK_SCRIPT = STAGES_DIR / "rank.py"
 SHARED_CODE_STAGE = "shared_code"
-SHARED_CODE = "data/shared_code.json"  # the digest the shared_code stage writes of its deps
+SHARED_CODE = paths.SHARED_CODE.as_posix()  # the digest the shared_code stage writes of its deps
 CODE_DIRS = ("src/", "stages/")  # deps under these are code; data, metrics and plots deps are not checked here
 PARAMS = yaml.safe_load((REPO_ROOT / "params.yaml").read_text())
 
