@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from dataclasses import dataclass
 from typing import Literal
 
@@ -101,3 +102,24 @@ def test_typo_in_repository_params_fails_before_any_work(tmp_path):
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(raw))
     with pytest.raises(ParamsError, match="filter.min_user_review: unknown key; valid keys here: min_user_reviews"):
         load_params(tmp_path / "params.yaml")
+
+
+def test_the_readme_paper_command_sets_valid_params(tmp_path):
+    """The README's one command for the paper's exact settings names real keys with valid values."""
+    readme = (REPO_ROOT / "README.md").read_text()
+    block = readme.split("**The paper's exact settings**", 1)[1].split("```bash\n", 1)[1].split("```", 1)[0]
+    words = shlex.split(block.replace("\\\n", " "))
+    assignments = [words[i + 1] for i, word in enumerate(words) if word == "-S"]
+    raw = yaml.safe_load((REPO_ROOT / "params.yaml").read_text())
+    for assignment in assignments:
+        dotted, value = assignment.split("=", 1)
+        *parents, last = dotted.removeprefix("+").split(".")
+        node = raw
+        for key in parents:
+            node = node[key]
+        assert dotted.startswith("+") or last in node, f"{dotted}: not in params.yaml (dvc exp run -S would fail)"
+        node[last] = yaml.safe_load(value)
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(raw))
+    paper = load_params(tmp_path / "params.yaml")
+    assert (paper.sasnet.patience, paper.sasnet.eval_draws, paper.sasnet.valid_draws) == (150, 1, 1)
+    assert "llm_plain" in paper.embed.encoders and paper.normalize.fit_on == "all"

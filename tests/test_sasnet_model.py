@@ -136,7 +136,8 @@ def test_the_paper_settings_give_about_3_3_million_parameters():
 
 
 def test_config_rules_name_the_offending_field():
-    fields = {**dataclasses.asdict(PAPER_CONFIG), "hidden_dim": 30, "dropout": 1.0, "blocks": -1, "patience": 0}
+    fields = {**dataclasses.asdict(PAPER_CONFIG), "hidden_dim": 30, "dropout": 1.0, "blocks": -1, "patience": 0,
+              "valid_draws": 0}
     with pytest.raises(ParamsError) as raised:
         build(SasnetConfig, fields, "train_sasnet")
     problems = raised.value.problems
@@ -145,6 +146,7 @@ def test_config_rules_name_the_offending_field():
         "train_sasnet.dropout",
         "train_sasnet.hidden_dim",
         "train_sasnet.patience",
+        "train_sasnet.valid_draws",
     ]
     assert build(SasnetConfig, dataclasses.asdict(PAPER_CONFIG)) == PAPER_CONFIG
 

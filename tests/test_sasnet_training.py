@@ -167,9 +167,9 @@ def counting(draw_sets):
 @pytest.mark.parametrize("resample_sets", [True, False])
 def test_train_sets_are_redrawn_every_epoch_unless_disabled_and_valid_sets_once(resample_sets):
     draw, calls = counting(TASK.draw_sets)
-    train(draw_sets=draw, epochs=3, resample_sets=resample_sets, eval_draws=2)
+    train(draw_sets=draw, epochs=3, resample_sets=resample_sets, valid_draws=2, eval_draws=3)
     train_draws = calls.count(len(TASK.train_rows))
-    assert calls.count(len(TASK.valid_rows)) == 2  # eval_draws draws, once for the whole run
+    assert calls.count(len(TASK.valid_rows)) == 2  # valid_draws draws, once for the whole run
     assert train_draws == (3 if resample_sets else 1)
 
 

@@ -33,12 +33,14 @@ class SasnetConfig:
     resample_sets: bool  # True: re-draw the train sets every epoch ("combinatorial training"); False: draw once
     device: Literal["auto", "cpu", "cuda"]  # auto: cuda when available
     precision: Literal["auto", "float32", "bfloat16"]  # bfloat16: autocast; auto: bfloat16 on CUDA and bf16-native CPUs
-    eval_draws: int  # set draws whose class probabilities are averaged when validating and predicting; 1: the paper
+    eval_draws: int  # set draws whose class probabilities are averaged in the scores and predictions; 1: the paper
+    valid_draws: int  # the same, in each epoch's validation (what early stopping reads); 1: the paper
     history_stars: bool  # beyond the paper: each history review's vector also carries its star rating
     class_weight: Literal["none", "balanced"]  # balanced: cross-entropy weighted by inverse train class frequency
 
     def check(self) -> list[str]:
-        positive = ["sample_size", "batch_size", "hidden_dim", "heads", "ffn_dim", "epochs", "patience", "eval_draws"]
+        positive = ["sample_size", "batch_size", "hidden_dim", "heads", "ffn_dim", "epochs", "patience", "eval_draws",
+                    "valid_draws"]
         problems = [f"{name}: must be >= 1 (got {getattr(self, name)})" for name in positive if getattr(self, name) < 1]
         if self.heads >= 1 and self.hidden_dim % self.heads:
             problems.append(f"hidden_dim: must be divisible by heads ({self.hidden_dim} % {self.heads} != 0)")

@@ -6,7 +6,7 @@ into that matrix. This module never sees users or businesses: keeping the predic
 (and the validation users' reviews out of the business sets) is the sampler's job.
 
 Every epoch re-draws the train sets ("combinatorial training"), unless ``resample_sets`` is off; the validation
-sets are drawn once (``eval_draws`` times, their class probabilities averaged), from their own seeded stream, so
+sets are drawn once (``valid_draws`` times, their class probabilities averaged), from their own seeded stream, so
 that validation scores are comparable across epochs. On CPU a run is a pure function of the seed; CUDA kernels may
 add run-to-run noise.
 
@@ -134,7 +134,7 @@ def train_sasnet(
 
     train_rng, valid_rng = np.random.default_rng(config.seed).spawn(2)
     n_reviews = len(table.embeddings)
-    valid_sets = [_draw(draw_sets, valid_rows, valid_rng, n_reviews, device) for _ in range(config.eval_draws)]
+    valid_sets = [_draw(draw_sets, valid_rows, valid_rng, n_reviews, device) for _ in range(config.valid_draws)]
 
     history: list[EpochRecord] = []
     train_seconds = 0.0
