@@ -1,6 +1,7 @@
 """SASNet ablations on the pipeline's own data: each variant trained from scratch, scored on valid and test.
 
-Usage: python benchmarks/bench_sasnet_ablations.py [--input llm] [--device auto] [--seeds 0 1 2]
+Usage: python benchmarks/bench_sasnet_ablations.py [--model sasnet_llm] [--device auto] [--seeds 0 1 2]
+       [--variants default ...]
 
 Needs `dvc repro` to have run up to `normalize` (it reads data/split and data/normalized). Every variant is
 params.yaml's sasnet section with one change, trained with each seed; the table shows the mean and the spread over
