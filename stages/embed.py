@@ -9,7 +9,8 @@ from sasnet.embeddings.llm import embed_reviews
 from sasnet.embeddings.minilm import minilm_embed
 from sasnet.embeddings.tfidf import tfidf_embed
 from sasnet.io import atomic_dir, write_json
-from sasnet.params import Params, require_text
+from sasnet.data.configs import require_text
+from sasnet.params import Params
 from sasnet.stage import run_stage, stage_seconds
 
 

@@ -30,7 +30,8 @@ from sasnet.data.ingest import (
 )
 from sasnet.errors import PipelineError
 from sasnet.evaluation import EVALUATED_SPLITS
-from sasnet.params import Params, RatingsFiles
+from sasnet.data.configs import RatingsFiles
+from sasnet.params import Params
 
 CONFIG = IngestConfig(chunk_lines=3, max_rejected_fraction=1.0, quarantine_max_chars=500)
 

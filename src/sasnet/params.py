@@ -13,7 +13,7 @@ import yaml
 from sasnet import models
 from sasnet.analysis_configs import ItemSlicesConfig, ScoringConfig, SignificanceConfig, bootstrap_problems
 from sasnet.config import ParamsError, build
-from sasnet.data.configs import DemoConfig, FilterConfig, IngestConfig, SampleConfig, SplitConfig
+from sasnet.data.configs import DataConfig, DemoConfig, FilterConfig, IngestConfig, SampleConfig, SplitConfig
 from sasnet.embeddings.configs import (
     POOLINGS,
     LlmConfig,
@@ -23,75 +23,10 @@ from sasnet.embeddings.configs import (
     SemanticIdsConfig,
     TfidfConfig,
 )
-from sasnet.errors import PipelineError
 from sasnet.ranking.configs import RankingConfig
 
 PARAMS_FILE = "params.yaml"
 SEMANTIC_IDS_INPUT = "semantic_ids"  # the input of a family that reads the catalogue's semantic IDs
-
-
-@dataclass(frozen=True)
-class YelpFiles:
-    reviews: str
-    businesses: str
-
-
-@dataclass(frozen=True)
-class AmazonFiles:
-    reviews: str
-    metadata: str | None
-
-
-@dataclass(frozen=True)
-class RatingsFiles:
-    """A table of ratings without review text (parquet, or CSV by its .csv / .csv.gz name) and the columns read."""
-
-    ratings: str
-    items: str | None  # optional item table, read into businesses.parquet; its id column is item_column
-    user_column: str
-    item_column: str
-    rating_column: str
-    date_column: str | None  # ISO 8601 date strings; at most one of date_column and timestamp_column
-    timestamp_column: str | None  # Unix seconds
-    item_name_column: str | None  # in the item table
-    item_categories_column: str | None  # in the item table: a comma-separated string or a list of names
-
-    def check(self) -> list[str]:
-        problems = []
-        if self.date_column is not None and self.timestamp_column is not None:
-            problems.append("date_column, timestamp_column: give at most one of them (the other null)")
-        if self.items is None:
-            problems += [
-                f"{key}: needs an item table (items is null)"
-                for key in ("item_name_column", "item_categories_column")
-                if getattr(self, key) is not None
-            ]
-        keys = ("user_column", "item_column", "rating_column", "date_column", "timestamp_column")
-        given = [getattr(self, key) for key in keys if getattr(self, key) is not None]
-        if len(set(given)) < len(given):
-            problems.append(f"{', '.join(keys)}: must name different columns (got {given})")
-        return problems
-
-
-@dataclass(frozen=True)
-class DataConfig:
-    source: Literal["demo", "yelp", "amazon", "ratings"]  # ratings: no review text, so text-free models only
-    yelp: YelpFiles
-    amazon: AmazonFiles
-    ratings: RatingsFiles
-
-
-TEXT_FREE_SOURCES = frozenset({"ratings"})  # data.source values whose reviews have no text
-
-
-def require_text(source: str, consequence: str) -> None:
-    """Refuse, before any work, a stage that reads review text when ``data.source`` (``source``) gives none."""
-    if source in TEXT_FREE_SOURCES:
-        raise PipelineError(
-            f"data.source is {source!r}: these reviews have no text, so {consequence}; run the text-free models "
-            "alone: dvc repro train@majority train@star_history train@mf train@bpr (or any models entry of family "
-            "majority, star_history, mf or bpr; hft reads text too)"
-        )
 
 
 @dataclass(frozen=True)

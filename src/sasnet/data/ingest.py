@@ -59,10 +59,9 @@ import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 from tqdm import tqdm
 
-from sasnet.data.configs import IngestConfig
+from sasnet.data.configs import TEXT_FREE_SOURCES, IngestConfig, RatingsFiles
 from sasnet.errors import PipelineError
 from sasnet.io import atomic_path
-from sasnet.params import TEXT_FREE_SOURCES, RatingsFiles
 
 REVIEWS_FILE = "reviews.parquet"
 BUSINESSES_FILE = "businesses.parquet"

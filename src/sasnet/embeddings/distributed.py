@@ -25,7 +25,8 @@ from sasnet.embeddings import store
 from sasnet.embeddings.device import resolve_device
 from sasnet.embeddings.llm import embed_share
 from sasnet.errors import PipelineError
-from sasnet.params import Params, require_text
+from sasnet.data.configs import require_text
+from sasnet.params import Params
 from sasnet.stage import run_stage
 
 
