@@ -56,4 +56,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from study_page import recording  # docs/studies/<driver>.md
+
+    with recording(__file__):
+        main()

@@ -25,13 +25,12 @@ import time
 from pathlib import Path
 
 import numpy as np
-import yaml
 from tqdm import tqdm
 
 from bench_ingest import review_text, yelp_id
+from driver_kit import REPO_ROOT, repository_params, write_params
 from yelp_like_graph import heavy_tailed_degrees
 
-REPO = Path(__file__).resolve().parents[1]
 STAGES = ("ingest", "filter", "sample", "split")
 PAPER_SAMPLE = {"target_users": 7000, "reviews_per_user": 10, "target_businesses": 3000, "reviews_per_business": 20}
 STAR_SHARES = [0.15, 0.08, 0.10, 0.20, 0.47]  # the raw Yelp Open Dataset's 1..5 star histogram (about)
@@ -75,18 +74,20 @@ def write_files(folder: Path, user: np.ndarray, business: np.ndarray, n_users: i
     return review_path, business_path
 
 
-def make_workspace(folder: Path, review_path: Path, business_path: Path) -> None:
-    params = yaml.safe_load((REPO / "params.yaml").read_text())
+def paper_params(review_path: Path, business_path: Path) -> dict:
+    """The repository's params with the generated Yelp files as the source and the paper's LP targets (the stages
+    run from the checkout's stages/: the workspace holds only this params.yaml and what the stages write)."""
+    params = repository_params()
     params["data"]["source"] = "yelp"
     params["data"]["yelp"] = {"reviews": str(review_path), "businesses": str(business_path)}
     params["sample"].update(PAPER_SAMPLE)
-    (folder / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    return params
 
 
 def run_stage(workspace: Path, stage: str) -> tuple[float, float]:
     """(wall seconds, peak RSS in MB) of the stage's own process."""
     started = time.perf_counter()
-    process = subprocess.Popen([sys.executable, str(REPO / "stages" / f"{stage}.py")], cwd=workspace)
+    process = subprocess.Popen([sys.executable, str(REPO_ROOT / "stages" / f"{stage}.py")], cwd=workspace)
     _, status, usage = os.wait4(process.pid, 0)
     process.returncode = os.waitstatus_to_exitcode(status)
     if process.returncode != 0:
@@ -113,7 +114,7 @@ def main() -> None:
         review_path, business_path = write_files(workspace, user, business, args.users, args.businesses, args.seed)
         written_s = time.perf_counter() - started
         file_gb = review_path.stat().st_size / 2**30
-        make_workspace(workspace, review_path, business_path)
+        write_params(workspace, paper_params(review_path, business_path))
         rows = [(stage, *run_stage(workspace, stage)) for stage in STAGES]
         metrics = {stage: json.loads((workspace / "metrics" / f"{stage}.json").read_text()) for stage in STAGES}
     finally:
@@ -135,4 +136,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from study_page import recording  # docs/studies/<driver>.md
+
+    with recording(__file__):
+        main()

@@ -22,9 +22,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import os
 import subprocess
-import sys
 import tempfile
 import time
 from contextlib import chdir
@@ -32,9 +30,10 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 import pandas as pd
-import yaml
 
-from bench_real import REPO_ROOT, SHARED_DATA, copy_pipeline, write_mcauley_json
+from bench_real import SHARED_DATA, write_mcauley_json
+from driver_kit import REPO_ROOT, dvc_workspace, repository_params, run_in_parallel
+from sasnet.report import with_interval
 
 OUT_DIR = REPO_ROOT / "plots" / "bench"
 LIBRARY_RANKERS = {
@@ -94,8 +93,7 @@ def ranker_rows(params: dict) -> pd.DataFrame:
         k = test["k"]
         rows.append({
             "ranker": name, "family": metrics["family"], "users": test["users"],
-            **{metric: f"{test[metric]:.3f} [{test[metric + '_low']:.3f}, {test[metric + '_high']:.3f}]"
-               for metric in (f"ndcg@{k}", f"recall@{k}", "mrr")},
+            **{metric: with_interval(test, metric) for metric in (f"ndcg@{k}", f"recall@{k}", "mrr")},
             "coverage": round(test["coverage@k"], 3), "pop_pct": round(test["popularity_percentile@k"], 1),
             "best_epoch": fit.get("best_epoch"), "parameters": fit.get("parameter_count", fit.get("parameters")),
             "s_per_epoch": round(fit["seconds_per_epoch"], 2) if "seconds_per_epoch" in fit else None,
@@ -108,14 +106,14 @@ def ranker_rows(params: dict) -> pd.DataFrame:
 def max_len_sweep(params: dict, max_lens: list[int]) -> pd.DataFrame:
     """SASRec refitted at each max_len on the workspace's split: test NDCG@k, best epoch, epoch time."""
     from sasnet.models import ranker_class
-    from sasnet.params import load_params, ranker_config
+    from sasnet.params import entry_config, load_params
     from sasnet.ranking.data import load_ranking_data
     from sasnet.ranking.evaluation import rank_targets
     from sasnet.ranking.metrics import per_user
 
     loaded, data = load_params(), load_ranking_data()
     k = loaded.ranking.k
-    base = ranker_config(loaded, "sasrec")
+    base = entry_config(loaded, "rankers", "sasrec")
     rows = []
     for max_len in max_lens:
         config = dataclasses.replace(base, max_len=max_len)
@@ -182,26 +180,6 @@ def reproduce(rankers: dict[str, dict], folder: Path, env: dict, jobs: int) -> N
                            else len(SLOW_FIRST)), upstream, folder, env, jobs)
 
 
-def run_in_parallel(stages: list[str], upstream: list[str], folder: Path, env: dict, jobs: int) -> None:
-    """``dvc repro`` of ``upstream``, then each foreach stage's own command (``train@x``: python stages/train.py x)
-    ``jobs`` at a time in the order given, and ``dvc commit`` records them: `dvc repro` runs one stage at a time,
-    and two concurrent `dvc repro` calls fail on the repository lock."""
-    subprocess.run(["dvc", "repro", *upstream], cwd=folder, env=env, check=True)
-    queue, running = list(stages), []
-    while queue or running:
-        while queue and len(running) < jobs:
-            template, _, key = queue.pop(0).partition("@")
-            running.append(subprocess.Popen([sys.executable, f"stages/{template}.py", key], cwd=folder, env=env))
-        time.sleep(1)
-        for process in [process for process in running if process.poll() is not None]:
-            if process.returncode:
-                for other in running:
-                    other.kill()
-                raise subprocess.CalledProcessError(process.returncode, process.args)
-            running.remove(process)
-    subprocess.run(["dvc", "commit", "--force", *stages], cwd=folder, env=env, check=True)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", default="movielens", choices=("movielens", "amazon", "demo"))
@@ -222,17 +200,11 @@ def main() -> None:
         parser.error(f"--library: unknown {sorted(unknown)}; valid: {', '.join(LIBRARY_RANKERS)}")
     folder = (args.workdir or Path(tempfile.mkdtemp(prefix="bench_ranking_"))) / args.dataset
     folder.mkdir(parents=True, exist_ok=False)
-    copy_pipeline(folder)
-    params = yaml.safe_load((REPO_ROOT / "params.yaml").read_text())
+    params = repository_params()
     with chdir(folder):
         configure(params, args.dataset, library, [value for value in args.sasnet.split(",") if value],
                   args.relevant)
-    (folder / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    env = dict(os.environ, DVC_NO_ANALYTICS="1", HF_HUB_OFFLINE="1", PYTHONPATH=str(folder / "src"))
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
-    if args.threads:
-        env |= {"OMP_NUM_THREADS": str(args.threads), "MKL_NUM_THREADS": str(args.threads)}
-    subprocess.run(["dvc", "init", "--no-scm", "-q"], cwd=folder, env=env, check=True)
+    env = dvc_workspace(folder, params, args.threads)
     own = {name: entry for name, entry in params["rankers"].items() if name not in library}
     started = time.perf_counter()
     reproduce(own, folder, env, args.jobs)
@@ -267,4 +239,7 @@ def main() -> None:
           f"{rows['stage_s'].sum() / 60:.1f} min (the split and the sweep not included)")
 
 if __name__ == "__main__":
-    main()
+    from study_page import recording  # docs/studies/<driver>.md
+
+    with recording(__file__):
+        main()

@@ -24,8 +24,6 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
-import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -36,9 +34,9 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+from driver_kit import REPO_ROOT, dvc_workspace, repository_params, signed_interval
+
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
-PIPELINE_FILES = ("dvc.yaml", "stages", "src", "data/raw/README.md")
 # The text-free families run on the rating-only sets; bpr is left out there: its Newton fold-in costs pool size x
 # catalogue per example, over 20 minutes on 2 cores for yelp-core40's 20k held-out reviews with 40-review pools.
 TEXT_FREE_FAMILIES = ("majority", "star_history", "mf")
@@ -114,37 +112,10 @@ DATASETS = {
 }
 
 
-def copy_pipeline(folder: Path) -> None:
-    """The repository's dvc.yaml, stages and library into ``folder`` (no data, no params.yaml)."""
-    for entry in PIPELINE_FILES:
-        source = REPO_ROOT / entry
-        (folder / entry).parent.mkdir(parents=True, exist_ok=True)
-        if source.is_dir():
-            shutil.copytree(source, folder / entry, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy2(source, folder / entry)
-
-
-def make_workspace(folder: Path, name: str, args: argparse.Namespace) -> list[str]:
-    """The pipeline and the data set's params in ``folder``; returns the `dvc repro` targets (none: everything)."""
-    copy_pipeline(folder)
-    params = yaml.safe_load((REPO_ROOT / "params.yaml").read_text())
-    targets = DATASETS[name][1](params, folder, args)
-    (folder / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    return targets
-
-
-def interval(report: dict, metric: str) -> str:
-    return f"{report[metric]:.3f} [{report[f'{metric}_low']:.3f}, {report[f'{metric}_high']:.3f}]"
-
-
-def p_cell(value: float | None) -> str:
-    return "-" if value is None else (f"{value:.1e}" if value < 0.001 else f"{value:.3f}")
-
-
 def results_table(folder: Path, params: dict) -> str:
     """Every model's test scores and, against star_history, the paired tests (the report stage's own functions)."""
-    from sasnet.report import baseline_comparisons, collect_test_predictions  # the checkout's: read-only helpers
+    # the checkout's: read-only helpers and results.md's cells
+    from sasnet.report import baseline_comparisons, collect_test_predictions, number, p_value, with_interval
 
     class_names = list(params["split"]["bins"])
     evaluation = params["evaluation"]
@@ -167,25 +138,23 @@ def results_table(folder: Path, params: dict) -> str:
     for model, m in metrics.items():
         report, versus = m["test"], comparisons.get(model)
         source = m["input"] if m["pooling"] is None else f"{m['input'].removeprefix('normalized/')}/{m['pooling']}"
-        rmse = f"{report['rmse']:.3f}" if "rmse" in report else "-"
         if versus is None:
-            against = "(baseline) | - | -"
+            against = "(baseline) | — | —"
         else:
-            against = (f"{versus['macro_f1_difference']:+.3f} [{versus['macro_f1_difference_low']:+.3f}, "
-                       f"{versus['macro_f1_difference_high']:+.3f}] | {p_cell(versus.get('mcnemar_p_value_holm'))} | "
-                       f"{p_cell(versus.get('bootstrap_p_value_holm'))}")
-        lines.append(f"| {model} | {source} | {interval(report, 'accuracy')} | {interval(report, 'macro_f1')} | "
-                     f"{rmse} | {against} | {m['stage_seconds']:.0f} |")
+            against = (f"{signed_interval(versus, 'macro_f1_difference')} | "
+                       f"{p_value(versus.get('mcnemar_p_value_holm'))} | "
+                       f"{p_value(versus.get('bootstrap_p_value_holm'))}")
+        lines.append(f"| {model} | {source} | {with_interval(report, 'accuracy')} | "
+                     f"{with_interval(report, 'macro_f1')} | {number(report.get('rmse'))} | {against} | "
+                     f"{m['stage_seconds']:.0f} |")
     return "\n".join(lines)
 
 
 def run_dataset(name: str, folder: Path, args: argparse.Namespace) -> None:
     folder.mkdir(parents=True, exist_ok=False)
-    targets = make_workspace(folder, name, args)
-    # the workspace's own copy of the library, not the (editable) checkout's, which may change during the run
-    env = dict(os.environ, DVC_NO_ANALYTICS="1", HF_HUB_OFFLINE="1", PYTHONPATH=str(folder / "src"))
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
-    subprocess.run(["dvc", "init", "--no-scm", "-q"], cwd=folder, env=env, check=True)
+    params = repository_params()
+    targets = DATASETS[name][1](params, folder, args)  # the data set's params; the `dvc repro` targets (none: all)
+    env = dvc_workspace(folder, params)
     started = time.perf_counter()
     subprocess.run(["dvc", "repro", *targets], cwd=folder, env=env, check=True)
     minutes = (time.perf_counter() - started) / 60
@@ -220,4 +189,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from study_page import recording  # docs/studies/<driver>.md
+
+    with recording(__file__):
+        main()

@@ -20,7 +20,7 @@ import pandas as pd
 from sasnet.classification import confusion_counts, confusion_scores
 from sasnet.model_data import load_model_data
 from sasnet.models.sasnet.model import SasnetRecommender
-from sasnet.params import load_params, model_config
+from sasnet.params import entry_config, load_params
 
 VARIANTS = {
     "default": {},
@@ -55,11 +55,11 @@ def main() -> None:
     args = parser.parse_args()
 
     params = load_params()
-    base = model_config(params, args.model)
+    base = entry_config(params, "models", args.model)
     if args.device:
         base = dataclasses.replace(base, device=args.device)
     entry = params.models[args.model]
-    data = load_model_data(entry.embedding, entry.pooling)
+    data = load_model_data(entry.loader_input)
     rows = []
     for name in args.variants:
         for seed in args.seeds:
@@ -68,7 +68,7 @@ def main() -> None:
             print(rows[-1], flush=True)
     table = pd.DataFrame(rows).groupby("variant", sort=False)
     metrics = ["valid_accuracy", "valid_macro_f1", "test_accuracy", "test_macro_f1"]
-    print(f"\nSASNet on {entry.embedding}/{entry.pooling}, seeds {args.seeds} (mean ± sd)\n")
+    print(f"\nSASNet on {entry.input}/{entry.pooling}, seeds {args.seeds} (mean ± sd)\n")
     print("| variant | " + " | ".join(metrics) + " | best epoch | s / epoch |")
     print("| --- |" + " --- |" * (len(metrics) + 2))
     for name, group in table:
@@ -78,4 +78,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from study_page import recording  # docs/studies/<driver>.md
+
+    with recording(__file__):
+        main()

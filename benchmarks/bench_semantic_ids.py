@@ -23,15 +23,13 @@ import argparse
 import json
 import os
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-import yaml
-
-from bench_ranking import run_in_parallel
-from bench_real import DATASETS, REPO_ROOT, copy_pipeline
+from bench_real import DATASETS
+from driver_kit import REPO_ROOT, dvc_workspace, repository_params, run_in_parallel
+from sasnet.report import number, signed, slice_cell, with_interval
 
 ROW_DATASETS = ("movielens", "demo", "yelp_core40")
 REFERENCE_MODELS = {"majority": {"family": "majority", "input": "split"}, "mf": {"family": "mf", "input": "split"}}
@@ -65,18 +63,6 @@ def configure(params: dict, dataset: str, folder: Path, tiger: bool) -> list[str
     return [f"rank@{name}" for name in params["rankers"]][::-1] + [f"train@{name}" for name in params["models"]]
 
 
-def interval(report: dict, metric: str) -> str:
-    if report.get(metric) is None:
-        return "—"
-    low, high = report.get(f"{metric}_low"), report.get(f"{metric}_high")
-    return f"{report[metric]:.3f}" + ("" if low is None else f" [{low:.3f}, {high:.3f}]")
-
-
-def sliced(report: dict, metric: str, part: str = "cold_start") -> str:
-    values = report["slices"][part]
-    return f"{interval(values, metric)} (n={values['examples']})" if values.get(metric) is not None else "—"
-
-
 def model_table(params: dict) -> list[str]:
     lines = ["| model | family | items | test macro-F1 | RMSE | AUC excellent | cold-start macro-F1 | cold-start RMSE "
              "| cold-start AUC | tail macro-F1 | stage s |", "|" + "---|" * 11]
@@ -87,10 +73,10 @@ def model_table(params: dict) -> list[str]:
         tail = sorted(part for part in test["slices"] if part.startswith("popularity_"))[-1]
         lines.append(" | ".join([
             f"| {name}", metrics["family"], params["models"][name].get("overrides", {}).get("items", "id"),
-            interval(test, "macro_f1"), f"{test['rmse']:.3f}" if "rmse" in test else "—",
-            interval(test, "last_class_auc"), sliced(test, "macro_f1"),
-            f"{cold['rmse']:.3f}" if cold.get("rmse") is not None else "—", sliced(test, "last_class_auc"),
-            sliced(test, "macro_f1", tail), f"{metrics['stage_seconds']:.0f} |"]))
+            with_interval(test, "macro_f1"), number(test.get("rmse")), with_interval(test, "last_class_auc"),
+            slice_cell(test, "cold_start", "macro_f1"), number(cold.get("rmse")),
+            slice_cell(test, "cold_start", "last_class_auc"), slice_cell(test, tail, "macro_f1"),
+            f"{metrics['stage_seconds']:.0f} |"]))
     return lines
 
 
@@ -103,9 +89,9 @@ def ranker_table(params: dict, k: int) -> list[str]:
         test = metrics["test"]
         tail = sorted(part for part in test["slices"] if part.startswith("popularity_"))[-1]
         lines.append(" | ".join([
-            f"| {name}", metrics["family"], interval(test, ndcg), interval(test, f"recall@{k}"),
-            sliced(test, ndcg), sliced(test, ndcg, tail), str(metrics["fit"].get("best_epoch", "—")),
-            f"{metrics['stage_seconds']:.0f} |"]))
+            f"| {name}", metrics["family"], with_interval(test, ndcg), with_interval(test, f"recall@{k}"),
+            slice_cell(test, "cold_start", ndcg), slice_cell(test, tail, ndcg),
+            str(metrics["fit"].get("best_epoch", "—")), f"{metrics['stage_seconds']:.0f} |"]))
     return lines
 
 
@@ -126,7 +112,7 @@ def differences(params: dict) -> list[str]:
             if part.get("macro_f1") is None:
                 continue
             overlap = part["macro_f1_low"] <= other["macro_f1_high"] and other["macro_f1_low"] <= part["macro_f1_high"]
-            lines.append(f"{name} - {twin} ({label}): macro-F1 {part['macro_f1'] - other['macro_f1']:+.3f} "
+            lines.append(f"{name} - {twin} ({label}): macro-F1 {signed(part['macro_f1'] - other['macro_f1'])} "
                          f"({'intervals overlap' if overlap else 'intervals apart'})")
     return lines
 
@@ -177,15 +163,9 @@ def every_movielens_item() -> str:
 def run_dataset(dataset: str, root: Path, tiger: bool, threads: int | None, jobs: int) -> None:
     folder = root / dataset
     folder.mkdir(parents=True)
-    copy_pipeline(folder)
-    params = yaml.safe_load((REPO_ROOT / "params.yaml").read_text())
+    params = repository_params()
     stages = configure(params, dataset, folder, tiger)
-    (folder / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    env = dict(os.environ, DVC_NO_ANALYTICS="1", HF_HUB_OFFLINE="1", PYTHONPATH=str(folder / "src"))
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
-    if threads:
-        env |= {"OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
-    subprocess.run(["dvc", "init", "--no-scm", "-q"], cwd=folder, env=env, check=True)
+    env = dvc_workspace(folder, params, threads)
     started = time.perf_counter()
     upstream = ["semantic_ids"] + (["rank_split"] if params["rankers"] else [])
     if jobs == 1:
@@ -198,7 +178,7 @@ def run_dataset(dataset: str, root: Path, tiger: bool, threads: int | None, jobs
     seconds = sum(json.loads(path.read_text()).get("stage_seconds", 0) for path in Path("metrics").rglob("*.json"))
     lines = [f"\n## {dataset}: the semantic-ID track, {minutes:.1f} min of wall time from ingest to the last stage, "
              f"{jobs} stage(s) at a time ({seconds / 60:.1f} min of stage time)",
-             "", f"reviews: " + ", ".join(f"{part} {split[part]['reviews']}" for part in ("train", "valid", "test")),
+             "", "reviews: " + ", ".join(f"{part} {split[part]['reviews']}" for part in ("train", "valid", "test")),
              *analysis_lines(), "", "Class task (user split), test:", "", *model_table(params), "",
              *differences(params)]
     if params["rankers"]:
@@ -228,4 +208,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from study_page import recording  # docs/studies/<driver>.md
+
+    with recording(__file__):
+        main()

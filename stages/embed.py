@@ -1,6 +1,6 @@
 """DVC stage `embed@<name>`: one encoder run (embed.encoders.<name>) over every split review.
 
-Writes data/embed/<name>/ (the row index and one matrix per pooling) and metrics/embed_<name>.json.
+Writes data/embed/<name>/ (the row index and one matrix per pooling) and metrics/embed/<name>.json.
 """
 
 from sasnet import paths
@@ -34,7 +34,7 @@ def run(params: Params, name: str) -> None:
                 store.write_dense(out_dir, pooling, matrix)
         store.write_row_index(out_dir, reviews)
     write_json({"encoder": entry.encoder, "mode": entry.mode, **stats, "stage_seconds": stage_seconds()},
-               paths.METRICS / f"embed_{name}.json")
+               paths.embed_metrics(name))
 
 
 if __name__ == "__main__":

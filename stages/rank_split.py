@@ -5,8 +5,10 @@ review-embedding rankers learn), and the catalogue with its names and categories
 import pandas as pd
 
 from sasnet import paths
+from sasnet.data.catalogue import catalogue
 from sasnet.data.leave_last_out import leave_last_out
 from sasnet.data.splitting import star_to_class
+from sasnet.errors import PipelineError
 from sasnet.io import write_json, write_parquet
 from sasnet.params import Params
 from sasnet.stage import run_stage, stage_seconds
@@ -15,9 +17,13 @@ from sasnet.stage import run_stage, stage_seconds
 def run(params: Params) -> None:
     interactions, facts = leave_last_out(pd.read_parquet(paths.SAMPLED_REVIEWS), params.ranking.tie_seed)
     interactions["label"] = star_to_class(params.split.bins)[interactions["stars"].to_numpy()]
-    businesses = pd.read_parquet(paths.BUSINESSES, columns=["business_id", "name", "categories"])
-    catalogue = pd.DataFrame({"business_id": sorted(interactions["business_id"].unique())})
-    items = catalogue.merge(businesses, on="business_id", how="left").fillna({"name": "", "categories": ""})
+    evaluated = {split: interactions.loc[interactions["split"] == split, "user_id"].nunique()
+                 for split in ("valid", "test")}
+    if min(evaluated.values()) < params.ranking.min_users:
+        raise PipelineError(
+            f"leave-last-out leaves {evaluated['valid']} valid and {evaluated['test']} test users, under "
+            f"ranking.min_users ({params.ranking.min_users}): sample more users (sample.*) or lower it knowingly")
+    items = catalogue(interactions["business_id"])
     write_parquet(interactions, paths.RANK_INTERACTIONS)
     write_parquet(items, paths.RANK_ITEMS)
     counts = interactions["split"].value_counts()

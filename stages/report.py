@@ -2,6 +2,7 @@
 the ranking table and plot from every ranker."""
 
 from sasnet import paths
+from sasnet.headline import headline
 from sasnet.io import atomic_path, write_csv, write_json
 from sasnet.params import Params
 from sasnet.plots import interval_bars, message_figure, training_curves
@@ -24,6 +25,7 @@ from sasnet.report import (
     read_metrics,
     render_results,
 )
+from sasnet.run_facts import run_facts_section
 from sasnet.stage import run_stage, stage_seconds
 
 
@@ -48,6 +50,7 @@ def run(params: Params) -> None:
     write_json({**comparison_summary(table, pairs), "against_baseline": {row["model"]: row for row in comparisons},
                 "stage_seconds": stage_seconds()},
                paths.METRICS / "model_comparison.json")
+    write_json(headline(metrics, rankers), paths.METRICS / "headline.json")
     write_csv(table, paths.PLOTS / "model_comparison.csv")
     comparison_plot(table, paths.PLOTS / "model_comparison.png")
     write_csv(confusion_long(metrics, class_names), paths.PLOTS / "confusion_matrices.csv")
@@ -62,9 +65,10 @@ def run(params: Params) -> None:
         write_csv(ranking, paths.PLOTS / "ranking_comparison.csv")
         ndcg = f"ndcg@{params.ranking.k}"
         interval_bars(ranking, "ranker", ndcg, f"Test {ndcg} over the whole catalogue", paths.PLOTS / "ranking_comparison.png")
+    results = render_results(metrics, class_names, embedding_scores, significance, split_summary, pairs,
+                             comparisons, evaluation.confidence, rankers, rank_split)
     with atomic_path(paths.RESULTS) as tmp:
-        tmp.write_text(render_results(metrics, class_names, embedding_scores, significance, split_summary, pairs,
-                                    comparisons, evaluation.confidence, rankers, rank_split))
+        tmp.write_text(results + "\n" + run_facts_section(paths.METRICS, own="model_comparison"))
 
 
 if __name__ == "__main__":

@@ -5,7 +5,6 @@ import pandas as pd
 from sasnet import paths
 from sasnet.embeddings import store
 from sasnet.embeddings.minilm import encode_names
-from sasnet.errors import PipelineError
 from sasnet.io import write_csv, write_json, write_parquet
 from sasnet.params import Params
 from sasnet.plots import interval_bars, message_figure, similarity_heatmaps, similarity_scatter
@@ -20,11 +19,8 @@ def load_embeddings(names) -> tuple[dict, pd.DataFrame]:
     reviews = store.canonical_reviews()
     embeddings = {}
     for name in names:
-        folder = paths.normalized_dir(name)
-        if not store.read_row_index(folder)["review_id"].equals(reviews["review_id"]):
-            raise PipelineError(f"{folder} rows do not follow the split files: rerun `dvc repro embed@{name}`")
-        for pooling in store.poolings_in(folder):
-            embeddings[f"{name}/{pooling}"] = store.read_any(folder, pooling)
+        for pooling in store.poolings_in(paths.normalized_dir(name)):
+            embeddings[f"{name}/{pooling}"] = store.read_normalized(name, pooling, reviews)[1]
     return embeddings, reviews
 
 

@@ -11,6 +11,7 @@ plots/semantic_ids.{csv,png}.
 import pandas as pd
 
 from sasnet import paths
+from sasnet.data.catalogue import catalogue
 from sasnet.embeddings.minilm import minilm_embed
 from sasnet.io import atomic_dir, write_json, write_parquet
 from sasnet.item_codes import code_columns, split_categories
@@ -26,17 +27,10 @@ from sasnet.semantic_ids import (
 from sasnet.stage import run_stage, stage_seconds
 
 
-def catalogue(sampled: pd.DataFrame) -> pd.DataFrame:
-    """Every reviewed business (sorted by id, as rank_split's catalogue) with its name and categories."""
-    reviewed = pd.DataFrame({"business_id": sorted(sampled["business_id"].unique())})
-    businesses = pd.read_parquet(paths.BUSINESSES, columns=["business_id", "name", "categories"])
-    return reviewed.merge(businesses, on="business_id", how="left").fillna({"name": "", "categories": ""})
-
-
 def run(params: Params) -> None:
     config = params.semantic_ids
     sampled = pd.read_parquet(paths.SAMPLED_REVIEWS)  # the split's reviews, in rank_split's row order
-    items = catalogue(sampled)
+    items = catalogue(sampled["business_id"])
     user_split_train = set(pd.read_parquet(paths.split_file("train"), columns=["review_id"])["review_id"])
     reviews, ranking_applied = text_reviews(sampled, user_split_train, params.ranking.tie_seed)
     texts, sources = item_texts(items, reviews, config.text, config.max_review_chars)

@@ -5,6 +5,7 @@ import pandas as pd
 from sasnet import paths
 from sasnet.classification import majority_class
 from sasnet.data.splitting import bayes_oracle, class_counts, split_reviews
+from sasnet.errors import PipelineError
 from sasnet.io import write_csv, write_json, write_parquet
 from sasnet.params import Params
 from sasnet.plots import grouped_bars
@@ -14,6 +15,7 @@ from sasnet.stage import run_stage, stage_seconds
 def run(params: Params) -> None:
     config = params.split
     splits = split_reviews(pd.read_parquet(paths.SAMPLED_REVIEWS), config)
+    require_evaluated_size(splits, params.evaluation.min_examples)
     for name, frame in splits.items():
         write_parquet(frame, paths.split_file(name))
 
@@ -40,6 +42,15 @@ def run(params: Params) -> None:
     write_json(metrics | {"stage_seconds": stage_seconds()}, paths.METRICS / "split.json")
     write_csv(counts, paths.PLOTS / "split_class_counts.csv")
     grouped_bars(counts, "split", "class", "reviews", "Reviews per class and split", paths.PLOTS / "split_class_counts.png")
+
+
+def require_evaluated_size(splits: dict[str, pd.DataFrame], min_examples: int) -> None:
+    """Refuse valid or test sets too small to score: a "95% interval" of [1.0, 1.0] on one review says nothing."""
+    small = {name: len(splits[name]) for name in ("valid", "test") if len(splits[name]) < min_examples}
+    if small:
+        raise PipelineError(
+            f"the split leaves {', '.join(f'{count} {name}' for name, count in small.items())} reviews, under "
+            f"evaluation.min_examples ({min_examples}): sample more reviews (sample.*) or lower it knowingly")
 
 
 if __name__ == "__main__":

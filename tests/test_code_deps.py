@@ -1,151 +1,37 @@
 """dvc.yaml's code deps: every stage declares each source file its script runs, and no source file it does not run.
 
-DVC reruns a stage only when a declared dep changes, so an undeclared source file leaves stale results after an
-edit, and a declared file the stage never runs reruns it for nothing. The checker computes each stage's import
-closure statically (AST, nothing is imported), from its entry script over src/sasnet and stages/:
-
-- ``import sasnet.a.b`` and ``from sasnet.a import b`` (b a submodule or a name; relative imports alike), at module
-  level or inside a function, since the stage may call it;
-- importing a module first runs its parent packages' ``__init__.py``: those count, unless they are empty or hold
-  only a docstring (editing one cannot change a result, so no stage declares src/sasnet/__init__.py and the like);
-- the imports made by name at run time, which no import statement shows, are modelled in ``dynamic_files``.
-
-A file counts as declared when it is a dep itself or lies in a declared folder; the dep data/shared_code.json stands
-for the files the shared_code stage declares (the code every stage runs, listed once to keep dvc.lock small).
+``sasnet.code_deps`` computes them from each stage's import closure and writes them into dvc.yaml; these tests check
+that dvc.yaml is current, and check the declared deps once more per stage instance (foreach expanded with
+params.yaml's entries), so that a bug in the generator cannot hide a missing dep.
 """
 
 from __future__ import annotations
 
-import ast
 import copy
 import subprocess
 import sys
-from functools import cache
-from pathlib import Path
 
 import yaml
 from conftest import REPO_ROOT
-from workspace import DVC_STAGES, expand_stages
+from workspace import DVC_STAGES, expand_stages, stage_module
 
-from sasnet import paths
+from sasnet import code_deps
+from sasnet.code_deps import CODE_DIRS, MODELS_DIR, PARAMS_MODULE, SHARED_CODE, SHARED_CODE_STAGE, closure, rel
 from sasnet.models import FAMILIES
 
-SRC = REPO_ROOT / "src"
-PACKAGE_DIR = SRC / "sasnet"
-MODELS_DIR = PACKAGE_DIR / "models"
-STAGES_DIR = REPO_ROOT / "stages"
-PARAMS_MODULE = PACKAGE_DIR / "params.py"
-TRAIN_SCRIPT = STAGES_DIR / "train.py"
-RANK_SCRIPT = STAGES_DIR / "rank.py"
-SHARED_CODE_STAGE = "shared_code"
-SHARED_CODE = paths.SHARED_CODE.as_posix()  # the digest the shared_code stage writes of its deps
-CODE_DIRS = ("src/", "stages/")  # deps under these are code; data, metrics and plots deps are not checked here
 PARAMS = yaml.safe_load((REPO_ROOT / "params.yaml").read_text())
 
 
-def rel(path: Path) -> str:
-    """Repository-relative, as dvc.yaml names deps (a script outside the repository keeps its full path)."""
-    return (path.relative_to(REPO_ROOT) if path.is_relative_to(REPO_ROOT) else path).as_posix()
+def test_dvc_yaml_code_deps_are_current():
+    assert code_deps.main(["--check"]) == 0, "run `python -m sasnet.code_deps`"
 
 
-def module_file(module: str) -> Path | None:
-    """The file of a module: src/sasnet/a/b.py or src/sasnet/a/b/__init__.py, or stages/<name>.py for a top-level
-    name (a stage script runs with stages/ first on sys.path); None for anything else (third-party, a name)."""
-    parts = module.split(".")
-    if parts[0] == "sasnet":
-        base = SRC.joinpath(*parts)
-        for path in (base.with_suffix(".py"), base / "__init__.py"):
-            if path.is_file():
-                return path
-        return None
-    path = STAGES_DIR / f"{module}.py"
-    return path if len(parts) == 1 and path.is_file() else None
-
-
-@cache
-def runs_code(init: Path) -> bool:
-    """Whether a package's __init__.py holds more than a docstring."""
-    body = ast.parse(init.read_text()).body
-    if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
-        body = body[1:]
-    return bool(body)
-
-
-def package_of(path: Path) -> list[str]:
-    """The package a file's relative imports start from (empty for a stage script)."""
-    if not path.is_relative_to(PACKAGE_DIR):
-        return []
-    parts = list(path.relative_to(SRC).with_suffix("").parts)
-    return parts[:-1]  # a package's __init__ resolves from the package itself, a module from its parent
-
-
-@cache
-def imported_modules(path: Path) -> tuple[frozenset[str], frozenset[str]]:
-    """(modules the file imports, ``from m import x`` candidates m.x that are submodules only if such a file exists)."""
-    tree = ast.parse(path.read_text(), str(path))
-    modules, names = set(), set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            modules.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            if node.level:
-                package = package_of(path)
-                base = ".".join(package[: len(package) - node.level + 1] + ([node.module] if node.module else []))
-            else:
-                base = node.module
-            modules.add(base)
-            names.update(f"{base}.{alias.name}" for alias in node.names if alias.name != "*")
-    return frozenset(modules), frozenset(names)
-
-
-def executed_files(module: str, is_name: bool = False) -> list[Path]:
-    """The files importing ``module`` runs: its parent packages' __init__.py (those with code), then its own file.
-
-    A ``sasnet`` module that resolves to no file is an error, unless it is a ``from`` name (a function, a class).
-    """
-    parts = module.split(".")
-    own = module_file(module)
-    if own is None:
-        assert is_name or parts[0] != "sasnet", f"cannot find the file of {module}"
-        return []
-    files = [path for end in range(1, len(parts)) if (path := module_file(".".join(parts[:end]))) and runs_code(path)]
-    if own.name != "__init__.py" or runs_code(own):
-        files.append(own)
-    return files
-
-
-def dynamic_files(path: Path, family: str | None) -> list[Path]:
-    """Files a file runs through imports by name at run time (importlib), which no import statement shows.
-
-    - sasnet.params builds its ``Params`` class from every family's package (``models.family(name)`` for name in
-      ``FAMILIES``), so whatever imports sasnet.params runs every src/sasnet/models/<family>/__init__.py;
-    - stages/train.py calls ``recommender_class(entry.family)`` (stages/rank.py ``ranker_class``), which imports
-      sasnet.models.<family>.model: train@<model> (rank@<ranker>) runs its own family's modules, taken as every
-      file of src/sasnet/models/<family> (the folder the stage declares). ``models.base.load_model`` does the same
-      for a saved model's family; no stage calls it.
-    """
-    if path == PARAMS_MODULE:
-        return [MODELS_DIR / name / "__init__.py" for name in FAMILIES]
-    if path in (TRAIN_SCRIPT, RANK_SCRIPT) and family is not None:
-        return sorted((MODELS_DIR / family).rglob("*.py"))
-    return []
-
-
-def closure(script: Path, family: str | None = None) -> set[str]:
-    """Every source file (repository-relative) that running ``script`` can execute."""
-    seen, todo = set(), [script]
-    while todo:
-        path = todo.pop()
-        if path in seen:
-            continue
-        seen.add(path)
-        modules, names = imported_modules(path)
-        for module in modules:
-            todo += executed_files(module)
-        for name in names:
-            todo += executed_files(name, is_name=True)
-        todo += dynamic_files(path, family)
-    return {rel(path) for path in seen}
+def test_the_generator_restores_a_removed_and_drops_a_needless_dep():
+    text = (REPO_ROOT / "dvc.yaml").read_text()
+    edited = text.replace("      - src/sasnet/data/filtering.py\n", "", 1).replace(
+        "      - stages/filter.py\n", "      - stages/filter.py\n      - src/sasnet/plots.py\n", 1)
+    assert edited != text
+    assert code_deps.rewrite(edited, code_deps.expected_deps(yaml.safe_load(edited)["stages"])) == text
 
 
 def covers(dep: str, file: str) -> bool:
@@ -154,9 +40,10 @@ def covers(dep: str, file: str) -> bool:
 
 
 def shared_files(dvc_stages: dict) -> list[str]:
-    """The source files the shared_code stage digests: its deps but its own script."""
+    """The source files the shared_code stage digests, but its own script."""
     stage = dvc_stages[SHARED_CODE_STAGE]
-    return [dep for dep in stage["deps"] if dep != stage["cmd"].split()[1]]
+    digested = stage_module("stages/shared_code.py").digested_files(stage["deps"])
+    return [file for file in digested if file != stage["cmd"].split()[1]]
 
 
 def stage_closures(params: dict, dvc_stages: dict) -> dict[str, tuple[list[str], set[str]]]:
@@ -250,7 +137,7 @@ def test_the_closure_follows_submodules_packages_and_the_family_registry(tmp_pat
     assert {"src/sasnet/embeddings/store.py", "src/sasnet/models/__init__.py", "src/sasnet/params.py"} <= files
     assert {f"src/sasnet/models/{name}/__init__.py" for name in FAMILIES} <= files  # params loads every family
     assert not {"src/sasnet/__init__.py", "src/sasnet/embeddings/__init__.py"} & files  # empty packages
-    assert not any(file.endswith("/model.py") for file in files)  # recommender_class() runs in train@ only
+    assert not any(file.endswith("/model.py") for file in files)  # model_class() imports them in train and rank
 
 
 def test_validating_params_imports_only_config_modules():
@@ -258,7 +145,7 @@ def test_validating_params_imports_only_config_modules():
     assert closure(PARAMS_MODULE) == {
         "src/sasnet/params.py", "src/sasnet/config.py", "src/sasnet/errors.py", "src/sasnet/models/__init__.py",
         "src/sasnet/data/configs.py", "src/sasnet/embeddings/configs.py", "src/sasnet/analysis_configs.py",
-        "src/sasnet/ranking/configs.py", "src/sasnet/models/next_item_config.py",
+        "src/sasnet/ranking/configs.py", "src/sasnet/models/next_item_config.py", "src/sasnet/inputs.py",
         *(f"src/sasnet/models/{name}/__init__.py" for name in FAMILIES),
     }
     code = "import sys, sasnet.params; print(' '.join(sys.modules))"
@@ -266,7 +153,6 @@ def test_validating_params_imports_only_config_modules():
                                 cwd=REPO_ROOT).stdout.split())
     heavy = {"pulp", "sklearn", "scipy", "torch", "transformers", "sentence_transformers", "cornac"}
     assert not heavy & loaded
-
 
 
 def test_the_lock_holds_no_stage_the_pipeline_lost():

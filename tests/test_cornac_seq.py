@@ -77,7 +77,7 @@ def test_family_only_ranks_and_its_config_checks_name_the_key():
         config("sasrec", epochs=0, heads=3, dropout=1.0)
     assert "epochs: must be >= 1 (got 0)" in caught.value.problems
     assert "heads: must be a divisor of hidden_dim 32 (got 3)" in caught.value.problems
-    assert "dropout: must be in [0, 1) (got 1.0)" in caught.value.problems
+    assert "dropout: must be >= 0 and < 1 (got 1.0)" in caught.value.problems
     assert config("gru4rec").device == "cpu"
 
 

@@ -13,6 +13,7 @@ from scipy import stats
 from sklearn.feature_extraction.text import CountVectorizer
 from sklearn.linear_model import LogisticRegression
 
+from sasnet.config import rule_problems
 from sasnet.data import yelp_vocabulary as vocab
 from sasnet.data.configs import DemoConfig
 from sasnet.data.demo import BUSINESS_COLUMNS, REVIEW_COLUMNS, demo_oracle, generate_demo, write_yelp_json
@@ -209,7 +210,7 @@ def test_aspect_remarks_grade_quality_in_equal_shares(demo):
 
 
 def test_check_reports_bad_fields():
-    problems = dataclasses.replace(small_config(), noise_sd=0.0, star_shares=(0.5, 0.5), min_words=200).check()
+    problems = rule_problems(dataclasses.replace(small_config(), noise_sd=0.0, star_shares=(0.5, 0.5), min_words=200))
     assert {message.split(":")[0] for message in problems} == {"noise_sd", "star_shares", "min_words"}
     with pytest.raises(ValueError, match="noise_sd"):
         generate_demo(dataclasses.replace(small_config(), noise_sd=0.0))

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from sasnet.config import rule_problems
 from sasnet.data.configs import FilterConfig
 from sasnet.data.filtering import core_of, filter_reviews, kcore_mask
 from sasnet.errors import PipelineError
@@ -62,7 +63,7 @@ def test_empty_core_is_a_clear_error():
 
 
 def test_config_rejects_non_positive_thresholds():
-    assert FilterConfig(0, 20).check() == ["min_user_reviews: must be >= 1 (got 0)"]
+    assert rule_problems(FilterConfig(0, 20)) == ["min_user_reviews: must be >= 1 (got 0)"]
 
 
 def test_real_yelp_density_is_stable_under_its_own_core(shared_data):

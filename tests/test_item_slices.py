@@ -7,7 +7,7 @@ import numpy as np
 from sasnet.analysis_configs import ItemSlicesConfig
 from sasnet.evaluation import last_class_scores
 from sasnet.item_slices import slice_facts, slice_masks
-from sasnet.params import EvaluationConfig
+from sasnet.analysis_configs import EvaluationConfig
 
 
 def test_popularity_slices_split_the_evaluated_items_not_the_examples_and_cold_start_counts_train():
@@ -30,12 +30,12 @@ def test_last_class_auc_and_f1_on_a_hand_case():
     labels = np.array([2, 2, 0, 1])
     # P(excellent) 0.9, 0.4, 0.5, 0.1: the positives rank 1st and 3rd of 4, so AUC = (2 + 1) / 4 = 0.75
     probabilities = np.array([[0.05, 0.05, 0.9], [0.3, 0.3, 0.4], [0.2, 0.3, 0.5], [0.6, 0.3, 0.1]])
-    report = last_class_scores(labels, probabilities, EvaluationConfig(bootstrap_samples=50, confidence=0.95, seed=0))
+    report = last_class_scores(labels, probabilities, EvaluationConfig(bootstrap_samples=50, confidence=0.95, seed=0, min_examples=1))
     assert report["last_class_auc"] == 0.75
     # predicted excellent (argmax): rows 0, 1 and 2; true positives 2 of them: F1 = 2 * 2 / (2 + 3) = 0.8
     assert report["last_class_f1"] == 0.8
     assert report["last_class_auc_low"] <= 0.75 <= report["last_class_auc_high"]
-    none = last_class_scores(np.array([0, 1]), probabilities[:2], EvaluationConfig(0, 0.95, 0))
+    none = last_class_scores(np.array([0, 1]), probabilities[:2], EvaluationConfig(0, 0.95, 0, 1))
     assert none["last_class_auc"] is None and none["last_class_f1"] == 0.0
 
 

@@ -10,10 +10,10 @@ import torch.multiprocessing as mp
 
 from tiny_llm import TINY, kill_after_one_shard, save_tiny_model, tiny_tokenizer
 from transformers import LlamaConfig
-from workspace import tiny_params
+from workspace import stage_module, tiny_params
 
 from sasnet.config import build
-from sasnet.embeddings import distributed, llm
+from sasnet.embeddings import llm
 from sasnet.embeddings.llm import PAPER_INSTRUCTION, LlmConfig, embed_reviews, embed_share
 from sasnet.embeddings.pooling import POOLINGS
 from sasnet.errors import PipelineError
@@ -87,4 +87,4 @@ def test_the_distributed_entry_point_refuses_an_entry_that_is_not_an_llm(tiny_ll
     params = build(Params, tiny_params(tiny_llm_dir))
     with pytest.raises(PipelineError, match=r"embed.encoders.minilm: not an llm entry \(llm entries: "
                                             r"\['llm_instructed'\]\)"):
-        distributed.run(params, "minilm")
+        stage_module("scripts/embed_distributed.py").run(params, "minilm")

@@ -17,7 +17,7 @@ from transformers import AutoModel, AutoTokenizer, GPT2Config, LlamaConfig, Phi3
 from tiny_llm import TINY, kill_after_one_shard, save_tiny_model, tiny_tokenizer
 
 from sasnet.embeddings import llm
-from sasnet.embeddings.device import cpu_has_native_bf16
+from sasnet.device import cpu_has_native_bf16
 from sasnet.embeddings.llm import (
     PAPER_INSTRUCTION,
     LastLayerAttention,
@@ -260,6 +260,20 @@ def test_reruns_are_bitwise_identical_and_changed_inputs_never_reuse_shards(mode
         _, stats = embed_reviews(texts, variant, mode, tmp_path / "a")
         assert stats["shards_reused"] == 0
     assert len(list((tmp_path / "a").iterdir())) == 1 + len(variants)
+
+
+@pytest.mark.parametrize("reused", [False, True])
+def test_a_run_resolves_the_model_once(model_dirs, tmp_path, monkeypatch, reused):
+    """The shard cache's key and the weights loaded come from one resolution, so they name the same files."""
+    config = tiny_config(model_dirs["llama"])
+    if reused:
+        embed_reviews(REVIEWS, config, "plain", tmp_path)
+    resolved = []
+    real_resolve = llm.resolve_model
+    monkeypatch.setattr(llm, "resolve_model", lambda *args: resolved.append(args) or real_resolve(*args))
+    _, stats = embed_reviews(REVIEWS, config, "plain", tmp_path)
+    assert stats["shards_reused"] == (3 if reused else 0)
+    assert resolved == [(str(model_dirs["llama"]), None)]
 
 
 @pytest.mark.parametrize("native_bf16", [True, False])

@@ -103,8 +103,8 @@ def test_cuda_without_a_device_is_an_error():
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        ({"max_seq_length": 513}, "max_seq_length: must be in [3, 512]"),
-        ({"max_seq_length": 2}, "max_seq_length: must be in [3, 512]"),
+        ({"max_seq_length": 513}, "max_seq_length: must be >= 3 and <= 512"),
+        ({"max_seq_length": 2}, "max_seq_length: must be >= 3 and <= 512"),
         ({"batch_size": 0}, "batch_size: must be >= 1"),
         ({"device": "tpu"}, "device: got 'tpu'"),
     ],

@@ -1,43 +1,42 @@
-"""Every model family's train stage, the report and inference, on a tiny pipeline run in process: no leakage, every
-metric, predictions that agree with their metrics, saved models that reload to the same predictions, reproducible
-fits, and clear errors."""
+"""Every model family's train stage, the report and inference, on the session's pinned tiny pipeline (conftest's
+``tiny_pipeline``: one model per family, run in process): no leakage, every metric, predictions that agree with their
+metrics, saved models that reload to the same predictions, reproducible fits, and clear errors."""
 
 from __future__ import annotations
+
+import copy
 
 import numpy as np
 import pandas as pd
 import pytest
 import scipy.sparse as sp
-import yaml
-from conftest import REPO_ROOT
-from workspace import make_workspace, run_in_process, stage_module, tiny_params
+from workspace import PINNED_ENCODER, PINNED_MODELS, one_thread, stage_module, tiny_params
 
 from sasnet import paths
 from sasnet.config import ParamsError, build
 from sasnet.errors import PipelineError
 from sasnet.evaluation import EVALUATED_SPLITS
+from sasnet.inputs import ModelInput
 from sasnet.inference import TrainedModel, main
 from sasnet.model_data import load_model_data
 from sasnet.models.base import load_model
 from sasnet.models.star_history.model import star_history_features
 from sasnet.params import Params
 
-MODELS = tuple(yaml.safe_load((REPO_ROOT / "params.yaml").read_text())["models"])
+MODELS = tuple(PINNED_MODELS)  # one per family that classifies, each named after its family
 CLASS_COLUMNS = ["p_bad", "p_good", "p_excellent"]
 
 
 @pytest.fixture(scope="module")
-def pipeline(tmp_path_factory, tiny_llm_dir):
-    params = tiny_params(tiny_llm_dir)
-    folder = make_workspace(tmp_path_factory.mktemp("models") / "repo", params)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.chdir(folder)
-        run_in_process(params)
-        yield params
+def pipeline(tiny_pipeline):
+    """The pinned tiny pipeline's params, with the current folder in its workspace and one thread, as it ran."""
+    with pytest.MonkeyPatch.context() as patch, one_thread():
+        patch.chdir(tiny_pipeline.folder)
+        yield tiny_pipeline.raw
 
 
 def test_no_example_sees_its_own_review_or_a_held_out_one(pipeline):
-    data = load_model_data("minilm", "mean")
+    data = load_model_data(ModelInput(PINNED_ENCODER, PINNED_MODELS["sasnet"]["pooling"]))
     histories, reviews = data.histories, data.reviews
     users, businesses = reviews["user_id"].to_numpy(), reviews["business_id"].to_numpy()
     splits = reviews["split"].to_numpy()
@@ -120,7 +119,7 @@ def test_a_saved_model_reloads_to_the_same_predictions(pipeline, model):
 
 def test_a_stage_rerun_gives_the_same_predictions(pipeline):
     params = build(Params, pipeline)
-    for model in ("svm_tfidf", "sasnet_minilm", "star_history"):
+    for model in ("svm", "sasnet", "star_history"):
         before = pd.read_parquet(paths.predictions_file(model))
         stage_module("stages/train.py").run(params, model)
         pd.testing.assert_frame_equal(pd.read_parquet(paths.predictions_file(model)), before)
@@ -129,21 +128,20 @@ def test_a_stage_rerun_gives_the_same_predictions(pipeline):
 def test_the_report_names_every_model(pipeline):
     results = paths.RESULTS.read_text()
     assert all(f"| {model} |" in results for model in MODELS)
-    assert "Target leak (`svm_llm_target_leak`" in results
     for figure in ("model_comparison.png", "training_curves.png"):
         assert (paths.PLOTS / figure).stat().st_size > 0
 
 
 def test_sasnet_refuses_a_sparse_embedding(pipeline):
-    raw = tiny_params(pipeline["embed"]["llm"]["model"])
+    raw = copy.deepcopy(pipeline)
     raw["models"]["words"] = {"family": "sasnet", "input": "normalized/tfidf", "pooling": "tfidf"}
     with pytest.raises(PipelineError, match="needs a dense review embedding"):
         stage_module("stages/train.py").run(build(Params, raw), "words")
-    assert sp.issparse(load_model_data("tfidf", "tfidf").matrix)
+    assert sp.issparse(load_model_data(ModelInput("tfidf", "tfidf")).matrix)
 
 
-def test_model_entries_are_checked_against_families_encoders_and_poolings(pipeline):
-    raw = tiny_params(pipeline["embed"]["llm"]["model"])
+def test_model_entries_are_checked_against_families_encoders_and_poolings(tiny_llm_dir):
+    raw = tiny_params(tiny_llm_dir)
     raw["models"] = {
         "a": {"family": "svm", "input": "normalized/nope", "pooling": "mean"},
         "b": {"family": "svm", "input": "normalized/minilm", "pooling": "max"},
@@ -155,16 +153,18 @@ def test_model_entries_are_checked_against_families_encoders_and_poolings(pipeli
     with pytest.raises(ParamsError) as raised:
         build(Params, raw)
     problems = raised.value.problems
-    assert any(p.startswith("models.a.input: family 'svm' reads an embedding: got 'normalized/nope'; valid values: "
-                            "'normalized/tfidf'") for p in problems)
+    # each names its key, what was given and what is valid (the wording is the params module's)
+    assert any(p.startswith("models.a.input: ") and "'normalized/tfidf' or 'normalized/minilm'" in p
+               and p.endswith("(got 'normalized/nope')") for p in problems)
     assert "models.b.pooling: got 'max'; encoder 'minilm' writes 'mean'" in problems
-    assert "models.c.input: family 'star_history' reads no embedding: use input 'split' and no pooling" in problems
-    assert any(p.startswith("models.d.family: got 'gbdt'; valid values: ") and "'sasnet'" in p for p in problems)
+    assert any(p.startswith("models.c.input: ") and "'split'" in p and p.endswith("(got 'normalized/minilm')")
+               for p in problems)
+    assert any(p.startswith("models.d.family: got 'gbdt'; ") and "'sasnet'" in p for p in problems)
     assert "models.e.overrides.lr: must be > 0 (got -1.0)" in problems
     assert any(p.startswith("models.f.overrides: unknown key(s) ['gama']; valid keys: kernel, C, gamma") for p in problems)
 
 
-@pytest.mark.parametrize("model", ("sasnet_llm", "star_history", "mf"))
+@pytest.mark.parametrize("model", ("sasnet", "star_history", "mf"))
 def test_inference_predicts_pairs_and_ranks_unreviewed_businesses(pipeline, model):
     trained = TrainedModel.load(model)
     reviews = trained.data.reviews
@@ -193,18 +193,19 @@ def test_inference_predicts_pairs_and_ranks_unreviewed_businesses(pipeline, mode
 
 def test_inference_explains_unknown_ids(pipeline, capsys):
     with pytest.raises(PipelineError, match=r"unknown user id\(s\) 'nobody': not among the \d+ users"):
-        TrainedModel.load("sasnet_llm").recommend("nobody", top_k=3)
-    with pytest.raises(PipelineError, match="no trained model 'sasnet_gpt'.*sasnet_llm, sasnet_minilm"):
+        TrainedModel.load("sasnet").recommend("nobody", top_k=3)
+    trained = ", ".join(sorted(MODELS))
+    with pytest.raises(PipelineError, match=f"no trained model 'sasnet_gpt'.*trained models: {trained}"):
         TrainedModel.load("sasnet_gpt")
 
     user = pd.read_parquet(paths.split_file("test"))["user_id"].iloc[0]
-    assert main(["predict", user, "no-such-business"]) == 1
+    assert main(["--model", "sasnet", "predict", user, "no-such-business"]) == 1
     assert "unknown business id(s) 'no-such-business'" in capsys.readouterr().err
     assert main(["--model", "star_history", "recommend", user, "--top-k", "3"]) == 0
     assert "p_excellent" in capsys.readouterr().out
 
 
-def test_scoring_without_categories_still_writes_every_declared_output(pipeline):
+def test_scoring_without_categories_still_writes_every_declared_output(pipeline, tiny_pipeline):
     """Amazon data has no categories: the stage must write its declared plots anyway, or `dvc repro` fails."""
     businesses = pd.read_parquet(paths.BUSINESSES)
     outputs = ("embedding_scores.csv", "embedding_scores.png", "category_similarity.csv", "category_similarity.png",
@@ -216,5 +217,6 @@ def test_scoring_without_categories_still_writes_every_declared_output(pipeline)
         stage_module("stages/score_embeddings.py").run(build(Params, pipeline))
         assert all((paths.PLOTS / name).stat().st_size > 0 for name in outputs)
         assert pd.read_json(paths.EMBEDDING_SCORES, typ="series")["best_method"] is None
-    finally:
-        businesses.to_parquet(paths.BUSINESSES)
+    finally:  # the session's workspace as the pipeline left it, for the tests after this one
+        tiny_pipeline.restore(paths.BUSINESSES, paths.EMBEDDING_SCORES, paths.CATEGORY_PAIRS,
+                              *(paths.PLOTS / name for name in outputs))

@@ -35,7 +35,7 @@ def test_valid_config_builds():
 @pytest.mark.parametrize(("key", "value", "message"), [
     ("bits", 5, "bits: got 5 (int); valid values: 2, 3, 4, 8"),
     ("group_size", 48, "group_size: got 48 (int); valid values: -1, 16"),
-    ("damp_percent", 1.5, "damp_percent: must be between 0 and 1"),
+    ("damp_percent", 1.5, "damp_percent: must be > 0 and < 1"),
     ("calibration_reviews", 0, "calibration_reviews: must be >= 1"),
     ("calibration_max_tokens", 0, "calibration_max_tokens: must be >= 1"),
     ("quality_check_reviews", -1, "quality_check_reviews: must be >= 0"),

@@ -18,7 +18,7 @@ from sasnet.data.leave_last_out import MIN_INTERACTIONS, leave_last_out
 from sasnet.errors import PipelineError
 from sasnet.models import ranker_class
 from sasnet.models.base import load_model
-from sasnet.params import load_params, plain, ranker_config
+from sasnet.params import entry_config, load_params, plain
 from sasnet.ranking import evaluation, metrics
 from sasnet.ranking.configs import RankingConfig
 from sasnet.ranking.data import RankingData
@@ -366,7 +366,7 @@ def family_of(name: str) -> str:
 
 def make_ranker(name: str, **changes):
     entry, overrides = RANKERS[name]
-    config = ranker_config(params(), entry)  # the family's section of params.yaml with the entry's overrides
+    config = entry_config(params(), "rankers", entry)  # the family's section of params.yaml with the entry's overrides
     config = build(type(config), {**plain(config), **overrides, **changes})
     return ranker_class(family_of(name))(config, list(params().split.bins))
 
@@ -542,7 +542,7 @@ def test_inference_prints_a_users_next_top_k_with_titles_from_the_saved_ranker_a
 
     model, _ = fitted("sasrec")
     monkeypatch.chdir(tmp_path)
-    model.save(paths.ranker_dir("sasrec"), {"family": "sasrec", "input": "rank_split"})
+    model.save(paths.ranker_dir("sasrec"), {"family": "sasrec", "input": "rank_split"}, data)
     frame = data.interactions.assign(user_id=data.users[data.interactions["user"]],
                                      business_id=data.items["business_id"].to_numpy()[data.interactions["item"]])
     write_parquet(frame[["user_id", "business_id", "stars", "date", "position", "split"]], paths.RANK_INTERACTIONS)

@@ -15,7 +15,6 @@ from scipy.optimize import minimize
 
 from sasnet.config import ParamsError, build
 from sasnet.data.splitting import assign_users
-from sasnet.errors import PipelineError
 from sasnet.histories import Histories
 from sasnet.model_data import ModelData
 from sasnet.models import FAMILIES, family, recommender_class
@@ -113,7 +112,7 @@ def library_fit(name: str, data: ModelData):
 def test_families_are_discovered_and_read_no_embedding():
     for name in CONFIGS:
         assert name in FAMILIES
-        assert family(name).READS_EMBEDDING is False
+        assert family(name).READS == ("review_text" if name == "hft" else "ratings")  # sasnet.inputs
 
 
 @pytest.mark.parametrize("name", CONFIGS)

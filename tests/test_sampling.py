@@ -9,6 +9,7 @@ import pandas as pd
 import pulp
 import pytest
 
+from sasnet.config import rule_problems
 from sasnet.data.configs import SampleConfig
 from sasnet.data.sampling import InfeasibleTargetsError, coverage_problems, sample_reviews
 from yelp_like_graph import yelp_like_graph  # benchmarks/ is on pytest's pythonpath
@@ -122,8 +123,8 @@ def test_method_none_keeps_everything():
 
 
 def test_config_check_names_the_field():
-    assert config(target_users=0, time_limit_s=0.0).check() == [
-        "target_users: must be >= 1, got 0", "time_limit_s: must be > 0, got 0.0",
+    assert rule_problems(config(target_users=0, time_limit_s=0.0)) == [
+        "target_users: must be >= 1 (got 0)", "time_limit_s: must be > 0 (got 0.0)",
     ]
 
 

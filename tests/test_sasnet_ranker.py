@@ -157,10 +157,10 @@ def test_the_ranker_needs_an_embedding_and_every_interaction_needs_its_review(da
 
 
 @pytest.mark.parametrize("entry, message", [
-    ({"family": "sasnet", "input": "rank_split"}, r"rankers\.bad\.input: family 'sasnet' reads an embedding"),
+    ({"family": "sasnet", "input": "rank_split"}, r"rankers\.bad\.input: family 'sasnet' reads a review embedding: use 'normalized/"),
     ({"family": "sasnet", "input": "normalized/minilm", "pooling": "last"}, r"rankers\.bad\.pooling: got 'last'"),
     ({"family": "popularity", "input": "normalized/minilm", "pooling": "mean"},
-     r"rankers\.bad\.input: family 'popularity' reads no embedding: use input 'rank_split'"),
+     r"rankers\.bad\.input: family 'popularity' reads only its task's ratings: use 'rank_split'"),
     ({"family": "popularity"}, r"rankers\.bad.*input"),
 ])
 def test_a_rankers_entry_must_name_what_its_family_reads(tmp_path, entry, message):

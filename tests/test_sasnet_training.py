@@ -8,9 +8,11 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 import torch
+from sklearn.metrics import f1_score
 from test_sasnet_model import tiny_config
 
-from sasnet.models.sasnet import training
+from sasnet.models import early_stopping
+from sasnet.models.sasnet.network import SASNet
 from sasnet.models.sasnet.training import EntitySets, predict_proba, train_sasnet
 
 pytestmark = pytest.mark.usefixtures("single_torch_thread")
@@ -93,12 +95,20 @@ def train(draw_sets=TASK.draw_sets, on_epoch=None, **changes):
 
 @pytest.fixture(scope="module")
 def trained():
-    records = []
-    return records, train(on_epoch=records.append)
+    """The run's epoch records (from the callback), the result, and the validation draws it scored every epoch."""
+    records, valid_draws = [], []
+
+    def draw_sets(rows, rng):
+        sets = TASK.draw_sets(rows, rng)
+        if np.array_equal(rows, TASK.valid_rows):
+            valid_draws.append(sets)
+        return sets
+
+    return records, train(draw_sets=draw_sets, on_epoch=records.append), valid_draws
 
 
 def test_training_learns_the_signal_far_beyond_the_majority_class(trained):
-    _, result = trained
+    _, result, _ = trained
     majority = np.bincount(TASK.labels[TASK.valid_rows]).max() / len(TASK.valid_rows)
     assert result.best_valid.accuracy >= majority + 0.25, (result.best_valid, majority)
     assert result.best_valid.macro_f1 >= 0.6
@@ -106,11 +116,24 @@ def test_training_learns_the_signal_far_beyond_the_majority_class(trained):
 
 
 def test_the_result_reports_the_best_epoch_and_the_run(trained):
-    _, result = trained
-    assert result.best_valid == result.history[result.best_epoch - 1].valid
-    assert result.best_valid.macro_f1 == max(record.valid.macro_f1 for record in result.history)
+    _, result, valid_draws = trained
+    scores = [record.valid.macro_f1 for record in result.history]
+    assert result.best_epoch == 1 + int(np.argmax(scores))  # the first epoch with the best valid macro-F1
+    assert result.stopped_early and result.best_epoch < len(result.history)  # so the last epoch's weights differ
+    # the model returned is the best epoch's: scored again on the same validation draws, it gives that epoch's scores
+    config_ = config()
+    probabilities = predict_proba(result.model, TASK.embeddings, TASK.stars, valid_draws, config_.batch_size)
+    assert len(valid_draws) == config_.valid_draws
+    labels, predicted = TASK.labels[TASK.valid_rows], probabilities.argmax(axis=1)
+    assert np.mean(predicted == labels) == pytest.approx(result.best_valid.accuracy)
+    assert f1_score(labels, predicted, average="macro") == pytest.approx(result.best_valid.macro_f1)
     assert [record.epoch for record in result.history] == list(range(1, len(result.history) + 1))
-    assert result.parameter_count == result.model.parameter_count()
+    # the count is every value the model holds (its state, as saved), and training moved it from its seeded start
+    torch.manual_seed(config_.seed)
+    fresh = SASNet(config_, TASK.embeddings.shape[1], len(CLASS_NAMES))
+    assert result.parameter_count == sum(weight.numel() for weight in fresh.state_dict().values())
+    start = fresh.state_dict()
+    assert any(not torch.equal(weight, start[name]) for name, weight in result.model.state_dict().items())
     assert result.seconds_per_epoch > 0 and result.train_examples_per_second > 0
     curves = result.curves()
     assert list(curves.index) == [record.epoch for record in result.history]
@@ -120,12 +143,12 @@ def test_the_result_reports_the_best_epoch_and_the_run(trained):
 
 
 def test_every_epoch_reaches_the_callback(trained):
-    records, result = trained
+    records, result, _ = trained
     assert records == result.history
 
 
 def test_evaluation_draws_average_their_probabilities(trained):
-    _, result = trained
+    _, result, _ = trained
     draws = [TASK.draw_sets(TASK.valid_rows, np.random.default_rng(seed)) for seed in (7, 8)]
     expected = predict_proba(result.model, TASK.embeddings, TASK.stars, draws)
     np.testing.assert_allclose(expected.sum(axis=1), 1.0, rtol=1e-6)
@@ -197,7 +220,7 @@ def test_the_progress_bar_ends_where_early_stopping_would_stop(monkeypatch):
         def close(self):
             pass
 
-    monkeypatch.setattr(training, "tqdm", RecordingBar)
+    monkeypatch.setattr(early_stopping, "tqdm", RecordingBar)  # train_sasnet's StoppingBar
     result = train(epochs=40, patience=4)
     (bar,) = bars
     bests = np.maximum.accumulate([record.valid.macro_f1 for record in result.history])

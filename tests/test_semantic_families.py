@@ -186,8 +186,8 @@ def test_a_models_entry_of_a_semantic_family_must_read_semantic_ids(tmp_path):
     raw["models"] = {"bad": {"family": "ctr", "input": "split"}}
     path = tmp_path / "params.yaml"
     path.write_text(yaml.safe_dump(raw))
-    with pytest.raises(ParamsError, match=r"models\.bad\.input: family 'ctr' reads semantic IDs: use input "
-                                          r"'semantic_ids'"):
+    with pytest.raises(ParamsError, match=r"models\.bad\.input: family 'ctr' reads the catalogue's semantic IDs: use "
+                                          r"'semantic_ids' \(got 'split'\)"):
         load_params(path)
 
 

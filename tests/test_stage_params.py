@@ -1,13 +1,16 @@
 """Each stage declares in dvc.yaml exactly the params its code reads.
 
 DVC reruns a stage only when a declared param changes, so an undeclared read is a silent stale result and an
-unused declaration is a needless rerun. Every stage runs here on a tiny demo with its params wrapped in a recorder.
+unused declaration is a needless rerun. Every stage of the session's pinned tiny pipeline (conftest's
+``tiny_pipeline``) ran with its params wrapped in a recorder; ingest also runs here on Yelp, Amazon and ratings files,
+and quantize with gptq, each in a folder of its own.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -16,23 +19,10 @@ import yaml
 from sasnet.config import build, leaf_paths
 from sasnet.data.demo import generate_demo, write_yelp_json
 from sasnet.embeddings.configs import QuantizeConfig
+from sasnet.inputs import input_kind
+from sasnet.models import family
 from sasnet.params import Params
-from workspace import expand_stages, make_workspace, set_dotted, stage_module, tiny_params
-
-class Recorder:
-    """Wraps a params dataclass and records the dotted path of every leaf value read through it."""
-
-    def __init__(self, node, path: str, reads: set[str]):
-        self._node, self._path, self._reads = node, path, reads
-
-    def __getattr__(self, name: str):
-        value = getattr(self._node, name)
-        path = f"{self._path}.{name}" if self._path else name
-        if dataclasses.is_dataclass(value):
-            return Recorder(value, path, self._reads)
-        if name in {field.name for field in dataclasses.fields(self._node)}:
-            self._reads.add(path)
-        return value
+from workspace import Recorder, expand_stages, set_dotted, stage_module
 
 
 def declared_leaves(entries: list[str]) -> set[str]:
@@ -60,14 +50,12 @@ def write_amazon_json(reviews: pd.DataFrame, path: Path) -> None:
             handle.write(json.dumps(record) + "\n")
 
 
-def test_every_stage_reads_exactly_the_params_it_declares(tmp_path, monkeypatch, tiny_llm_dir):
-    params = tiny_params(tiny_llm_dir)
-    workspace = make_workspace(tmp_path / "repo", params)
-    monkeypatch.chdir(workspace)
-    reads: dict[str, set[str]] = {}
-
+def test_every_stage_reads_exactly_the_params_it_declares(tmp_path, monkeypatch, tiny_pipeline):
+    params = tiny_pipeline.raw
+    reads = {stage: set(read) for stage, read in tiny_pipeline.reads.items()}  # the pipeline's run, on the demo
     stages = expand_stages(params)
     ingest = next(stage for stage in stages if stage[0] == "ingest")
+    monkeypatch.chdir(tmp_path)  # the runs below write here, not in the session's workspace
 
     # ingest reads different keys per source: run it on Yelp and Amazon files too (made from the demo)
     dataset = generate_demo(build(Params, params).demo)
@@ -77,7 +65,7 @@ def test_every_stage_reads_exactly_the_params_it_declares(tmp_path, monkeypatch,
     set_dotted(yelp, "data.yelp", {"reviews": str(review_file), "businesses": str(business_file)})
     run_recorded(ingest, yelp, reads)
     amazon_file = tmp_path / "amazon.json"
-    write_amazon_json(pd.read_parquet("data/ingest/reviews.parquet"), amazon_file)
+    write_amazon_json(pd.read_parquet(tiny_pipeline.snapshot / "data/ingest/reviews.parquet"), amazon_file)
     amazon = yaml.safe_load(yaml.safe_dump(params))
     set_dotted(amazon, "data.source", "amazon")
     set_dotted(amazon, "data.amazon", {"reviews": str(amazon_file), "metadata": None})
@@ -86,14 +74,14 @@ def test_every_stage_reads_exactly_the_params_it_declares(tmp_path, monkeypatch,
     dataset.businesses[["business_id", "name", "categories"]].to_parquet(tmp_path / "items.parquet")
     ratings = yaml.safe_load(yaml.safe_dump(params))
     set_dotted(ratings, "data.source", "ratings")
+    for section in ("models", "rankers"):  # a source without review text takes only the entries that read none
+        ratings[section] = {name: entry for name, entry in ratings[section].items()
+                            if not input_kind(family(entry["family"])).reads_text}
     set_dotted(ratings, "data.ratings", {
         "ratings": str(tmp_path / "ratings.parquet"), "items": str(tmp_path / "items.parquet"),
         "user_column": "user_id", "item_column": "business_id", "rating_column": "stars", "date_column": "date",
         "timestamp_column": None, "item_name_column": "name", "item_categories_column": "categories"})
     run_recorded(ingest, ratings, reads)
-
-    for stage in stages:  # in pipeline order, on the demo
-        run_recorded(stage, params, reads)
 
     # quantize with gptq needs the optional GPT-QModel: a stand-in reads the config it is handed, as the real one does
     def read_every_field(source, gguf_file, texts, out_dir, config, device, trust_remote_code):
@@ -102,6 +90,7 @@ def test_every_stage_reads_exactly_the_params_it_declares(tmp_path, monkeypatch,
         return {}
 
     monkeypatch.setattr("sasnet.embeddings.quantize.quantize_gptq", read_every_field)
+    shutil.copytree(tiny_pipeline.snapshot / "data/split", tmp_path / "data/split")  # its calibration reviews
     gptq = yaml.safe_load(yaml.safe_dump(params))
     set_dotted(gptq, "embed.llm.quantize", "gptq")
     run_recorded(next(stage for stage in stages if stage[0] == "quantize"), gptq, reads)

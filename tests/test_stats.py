@@ -1,4 +1,5 @@
-"""Significance tests against scipy and hand formulas, and the calibration of the dependent-correlation test."""
+"""Significance tests against scipy and hand formulas, the calibration of the dependent-correlation test, and the
+shared statistics (Holm, Pearson, percentile intervals; the cluster bootstrap is in test_user_intervals.py)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,11 @@ from sasnet.analysis_configs import SignificanceConfig
 from sasnet.stats import (
     dependent_correlation_test,
     fisher_z_test,
+    holm_adjusted,
     mcnemar_test,
     mse_f_test,
+    pearson,
+    percentile_interval,
     significance_table,
 )
 
@@ -109,3 +113,26 @@ def test_significance_table_compares_the_best_with_each_other_method():
         r_best, r_worse = (stats.pearsonr(p, reference).statistic for p in predictions.values())
         assert (row["PR_c_best"], row["PR_c"]) == (pytest.approx(r_best), pytest.approx(r_worse))
         assert row["z_p_value"] < 0.05 and row["z_test"] == test
+
+
+def test_holm_adjustment_by_hand():
+    # sorted 0.01, 0.03, 0.04 -> 3 * 0.01, 2 * 0.03, max(1 * 0.04, 0.06): the adjusted values never decrease
+    assert holm_adjusted([0.01, 0.04, 0.03]) == pytest.approx([0.03, 0.06, 0.06])
+    assert holm_adjusted([0.5, 0.9]) == pytest.approx([1.0, 1.0])
+
+
+def test_pearson_matches_scipy_and_is_undefined_for_a_constant_list():
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=50), rng.normal(size=50)
+    assert pearson(x, x + y) == pytest.approx(stats.pearsonr(x, x + y).statistic)
+    assert np.isnan(pearson(np.ones(5), np.arange(5.0)))
+
+
+def test_percentile_interval_over_the_replicates_axis():
+    low, high = percentile_interval(np.arange(101.0), 0.9)
+    assert (low, high) == pytest.approx((5.0, 95.0))
+    columns = np.column_stack([np.arange(101.0), 2 * np.arange(101.0)])
+    low, high = percentile_interval(columns, 0.5)
+    assert low.tolist() == pytest.approx([25.0, 50.0]) and high.tolist() == pytest.approx([75.0, 150.0])
+    low, high = percentile_interval(np.empty((0, 3)), 0.95)
+    assert low.shape == (3,) and np.isnan(low).all() and np.isnan(high).all()

@@ -57,11 +57,11 @@ def fitted(data):
 
 def test_family_only_ranks_by_semantic_ids_and_its_config_checks_name_the_key():
     tiger = family("tiger")
-    assert can_rank("tiger") and tiger.RECOMMENDER is None and tiger.READS_SEMANTIC_IDS
+    assert can_rank("tiger") and tiger.RECOMMENDER is None and tiger.READS == "semantic_ids"
     with pytest.raises(ParamsError) as caught:
         config(epochs=0, dropout=1.0, selection="best", val_every=2)
     assert "epochs: must be >= 1 (got 0)" in caught.value.problems
-    assert "dropout: must be in [0, 1) (got 1.0)" in caught.value.problems
+    assert "dropout: must be >= 0 and < 1 (got 1.0)" in caught.value.problems
     assert "val_every: must be >= 1 and, with selection best, <= epochs 0 (got 2)" in caught.value.problems
 
 

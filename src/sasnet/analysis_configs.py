@@ -1,35 +1,19 @@
 """Params sections of the embedding analysis (score_embeddings: the paper's Table 1; significance: Table 3) and
-the bootstrap rule shared with ``evaluation``, kept apart from their code so that validating params.yaml never
-imports scipy or scikit-learn."""
+of ``evaluation``, kept apart from their code so that validating params.yaml never imports scipy or scikit-learn."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Literal
 
+from sasnet.config import bounded
 from sasnet.data.configs import SPLITS
-
-
-def bootstrap_problems(bootstrap_samples: int, confidence: float) -> list[str]:
-    """The params rules of every section with bootstrap intervals (``check`` messages)."""
-    problems = [] if bootstrap_samples >= 0 else [f"bootstrap_samples: must be >= 0 (got {bootstrap_samples})"]
-    if not 0 < confidence < 1:
-        problems.append(f"confidence: must be in (0, 1) (got {confidence})")
-    return problems
 
 
 @dataclass(frozen=True)
 class ProbeConfig:
-    C: float  # inverse L2 regularisation strength of the logistic regression
-    max_iter: int
-
-    def check(self) -> list[str]:
-        problems = []
-        if self.C <= 0:
-            problems.append(f"C: must be > 0 (got {self.C})")
-        if self.max_iter < 1:
-            problems.append(f"max_iter: must be >= 1 (got {self.max_iter})")
-        return problems
+    C: float = bounded(gt=0)  # inverse L2 regularisation strength of the logistic regression
+    max_iter: int = bounded(ge=1)
 
 
 @dataclass(frozen=True)
@@ -37,10 +21,10 @@ class ScoringConfig:
     score_splits: list[str]  # the reviews the sentiment and category metrics use; all three reproduce the paper
     negative_class: str  # the sentiment cosine is between the mean embeddings of these two classes
     positive_class: str
-    min_reviews_per_category: int
-    bootstrap_samples: int  # 0 skips the intervals
+    min_reviews_per_category: int = bounded(ge=1)
+    bootstrap_samples: int = bounded(ge=0)  # 0 skips the intervals
     bootstrap_seed: int
-    confidence: float  # of the percentile intervals
+    confidence: float = bounded(gt=0, lt=1)  # of the percentile intervals
     probe: ProbeConfig
 
     def check(self) -> list[str]:
@@ -51,9 +35,7 @@ class ScoringConfig:
             problems.append(f"score_splits: distinct names among {', '.join(SPLITS)} (got {list(self.score_splits)})")
         if self.negative_class == self.positive_class:
             problems.append(f"negative_class: must differ from positive_class (both {self.negative_class!r})")
-        if self.min_reviews_per_category < 1:
-            problems.append(f"min_reviews_per_category: must be >= 1 (got {self.min_reviews_per_category})")
-        return problems + bootstrap_problems(self.bootstrap_samples, self.confidence)
+        return problems
 
 
 @dataclass(frozen=True)
@@ -67,12 +49,16 @@ class SignificanceConfig:
 class ItemSlicesConfig:
     """The item slices every model and ranker is also scored on: cold-start items and popularity slices."""
 
-    cold_start_max_train: int  # items with at most this many train interactions are cold-start (0: none in train)
-    popularity_slices: int  # slices of the evaluated items by train interactions, head to tail, equal item counts
+    cold_start_max_train: int = bounded(ge=0)  # items with at most this many train interactions are cold-start (0: none in train)
+    popularity_slices: int = bounded(ge=1)  # slices of the evaluated items by train interactions, head to tail, equal item counts
 
-    def check(self) -> list[str]:
-        problems = [] if self.cold_start_max_train >= 0 else [
-            f"cold_start_max_train: must be >= 0 (got {self.cold_start_max_train})"]
-        if self.popularity_slices < 1:
-            problems.append(f"popularity_slices: must be >= 1 (got {self.popularity_slices})")
-        return problems
+
+@dataclass(frozen=True)
+class EvaluationConfig:
+    """How every model is scored on the valid and test reviews (SPEC §2.5)."""
+
+    bootstrap_samples: int = bounded(ge=0)  # resamples for the 95% intervals of accuracy and macro-F1; 0 skips them
+    confidence: float = bounded(gt=0, lt=1)
+    seed: int = bounded(ge=0)
+    # the split stage refuses valid or test sets smaller than this: their intervals would mean nothing
+    min_examples: int = bounded(ge=1)

@@ -3,9 +3,14 @@
 Accuracy, macro-F1, weighted-F1, per-class F1 and the confusion matrix, with percentile bootstrap intervals for
 accuracy and macro-F1, and the majority-class accuracy beside them (the majority class is the train split's).
 
-All of these are functions of the confusion matrix, so the bootstrap resamples confusion matrices: drawing the n
-scored examples with replacement puts Multinomial(n, confusion / n) counts in the (true, predicted) cells, exactly
-the distribution of resampling the examples, at a cost of classes^2 per replicate instead of n.
+The split is by user, and a user's reviews are not independent, so given each example's user (``clusters``) the
+intervals come from the user bootstrap (``sasnet.stats.cluster_draws``): a resample draws the users with replacement
+and takes all their reviews. All the metrics are functions of the confusion matrix, so each user's confusion counts
+are summed once and a resample's confusion matrix is ``draws @ per_user``, at a cost of users x classes^2 per
+replicate. With users, the review bootstrap's interval is kept beside it as ``<metric>_low_reviews`` /
+``<metric>_high_reviews``, labelled as what it is: too narrow when users differ. The review bootstrap needs no
+resampled reviews either: drawing the n scored examples with replacement puts Multinomial(n, confusion / n) counts
+in the (true, predicted) cells, exactly the distribution of resampling the examples.
 
 F1 follows scikit-learn with ``zero_division=0``: a class that is neither present nor predicted scores 0, and macro-F1
 averages over every class in ``class_names``.
@@ -18,7 +23,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from sasnet.errors import PipelineError
-from sasnet.scoring import percentile_interval
+from sasnet.stats import cluster_draws, difference_summary, percentile_interval
 
 
 def class_shares(labels: np.ndarray, n_classes: int) -> np.ndarray:
@@ -59,8 +64,13 @@ def classification_report(
     bootstrap_samples: int,
     seed: int,
     confidence: float,
+    clusters: np.ndarray | None = None,
 ) -> dict:
-    """Every metric of one model on one set of examples; intervals are null when ``bootstrap_samples`` is 0."""
+    """Every metric of one model on one set of examples; intervals are null when ``bootstrap_samples`` is 0.
+
+    ``clusters`` (each example's user) makes the intervals a user bootstrap and adds ``users`` and the review
+    bootstrap's interval as ``*_low_reviews`` / ``*_high_reviews``; without it the intervals resample the examples.
+    """
     y_true, y_pred = np.asarray(y_true, dtype=np.int64), np.asarray(y_pred, dtype=np.int64)
     if len(y_true) == 0:
         raise PipelineError("no examples to score: the evaluated split is empty")
@@ -70,11 +80,16 @@ def classification_report(
         raise ValueError(f"labels must be two equally long arrays of class indices 0..{n_classes - 1}")
     confusion = confusion_counts(y_true, y_pred, n_classes)
     scores = confusion_scores(confusion)
-    resampled = np.random.default_rng(seed).multinomial(
+    review_replicates = confusion_scores(np.random.default_rng(seed).multinomial(
         len(y_true), confusion.ravel() / len(y_true), size=bootstrap_samples
-    )
-    replicates = confusion_scores(resampled.reshape(bootstrap_samples, n_classes, n_classes))
+    ).reshape(bootstrap_samples, n_classes, n_classes))
     report = {"examples": len(y_true)}
+    if clusters is None:
+        replicates = review_replicates
+    else:
+        report["users"] = len(np.unique(clusters))
+        replicates = confusion_scores(resampled_confusions(y_true, y_pred, n_classes, clusters, bootstrap_samples,
+                                                           seed))
     for metric in ("accuracy", "macro_f1"):
         low, high = percentile_interval(replicates[metric], confidence)
         report |= {
@@ -82,6 +97,9 @@ def classification_report(
             f"{metric}_low": _json_number(low),
             f"{metric}_high": _json_number(high),
         }
+        if clusters is not None:
+            low, high = percentile_interval(review_replicates[metric], confidence)
+            report |= {f"{metric}_low_reviews": _json_number(low), f"{metric}_high_reviews": _json_number(high)}
     return report | {
         "weighted_f1": float(scores["weighted_f1"]),
         "majority_class": class_names[majority_label],
@@ -89,8 +107,22 @@ def classification_report(
         "f1_per_class": dict(zip(class_names, scores["f1"].tolist())),
         "support_per_class": dict(zip(class_names, confusion.sum(axis=1).tolist())),
         "confusion_matrix": confusion.tolist(),  # rows: true class, columns: predicted, both in class_names order
-        "bootstrap": {"samples": bootstrap_samples, "seed": seed, "confidence": confidence},
+        "bootstrap": {"samples": bootstrap_samples, "seed": seed, "confidence": confidence,
+                      "resamples": "reviews" if clusters is None else "users"},
     }
+
+
+def resampled_confusions(
+    y_true: np.ndarray, y_pred: np.ndarray, n_classes: int, clusters: np.ndarray | None, samples: int, seed: int
+) -> np.ndarray:
+    """[samples, classes, classes] confusion counts of the cluster resamples of ``sasnet.stats.cluster_draws``
+    (``clusters`` None: the examples resampled), from each cluster's confusion counts summed once."""
+    draws, cluster_of_row = cluster_draws(clusters, len(y_true), samples, seed)
+    cells = n_classes * n_classes
+    per_cluster = np.bincount(cluster_of_row * cells + y_true * n_classes + y_pred,
+                              minlength=draws.shape[1] * cells).reshape(-1, cells)
+    # float products run on BLAS; the counts stay exact integers far beyond any data set's size
+    return (draws.astype(np.float64) @ per_cluster).reshape(samples, n_classes, n_classes)
 
 
 def _json_number(value: np.ndarray) -> float | None:
@@ -106,27 +138,20 @@ def paired_bootstrap_difference(
     bootstrap_samples: int,
     seed: int,
     confidence: float,
+    clusters: np.ndarray | None = None,
 ) -> dict:
-    """Macro-F1 of A minus macro-F1 of B, with a percentile interval over the same resampled reviews for both, and a
-    two-sided bootstrap p-value (twice the smaller share of replicates on either side of zero; never below
-    1 / bootstrap_samples, the finest a bootstrap resolves)."""
+    """Macro-F1 of A minus macro-F1 of B, with a percentile interval over the same resamples for both and a two-sided
+    bootstrap p-value (``sasnet.stats.difference_summary``). ``clusters`` (each review's user) resamples users, all
+    their reviews at once; None resamples reviews. The same as ``sasnet.stats.paired_bootstrap`` with macro-F1 as the
+    metric and the same draws, vectorised over the resamples."""
     y_true, predicted_a, predicted_b = (np.asarray(a, dtype=np.int64) for a in (y_true, predicted_a, predicted_b))
-    n = len(y_true)
-    rng = np.random.default_rng(seed)
-    cells = n_classes * n_classes
-    replicate_offset = (np.arange(bootstrap_samples) * cells)[:, None]
     differences = np.zeros(bootstrap_samples)
-    drawn = rng.integers(n, size=(bootstrap_samples, n))
+    observed = 0.0
     for sign, predicted in ((1, predicted_a), (-1, predicted_b)):
-        codes = (y_true * n_classes + predicted)[drawn] + replicate_offset
-        confusion = np.bincount(codes.ravel(), minlength=bootstrap_samples * cells)
-        differences += sign * confusion_scores(confusion.reshape(bootstrap_samples, n_classes, n_classes))["macro_f1"]
-    observed = (confusion_scores(confusion_counts(y_true, predicted_a, n_classes))["macro_f1"]
-                - confusion_scores(confusion_counts(y_true, predicted_b, n_classes))["macro_f1"])
-    low, high = percentile_interval(differences, confidence)
-    p_value = None
-    if bootstrap_samples:
-        tail = min(np.mean(differences <= 0), np.mean(differences >= 0))
-        p_value = float(min(1.0, max(2 * tail, 1 / bootstrap_samples)))
-    return {"macro_f1_difference": float(observed), "macro_f1_difference_low": _json_number(low),
-            "macro_f1_difference_high": _json_number(high), "bootstrap_p_value": p_value}
+        confusions = resampled_confusions(y_true, predicted, n_classes, clusters, bootstrap_samples, seed)
+        differences += sign * confusion_scores(confusions)["macro_f1"]
+        observed += sign * confusion_scores(confusion_counts(y_true, predicted, n_classes))["macro_f1"]
+    summary = difference_summary(observed, differences, confidence)
+    return {"macro_f1_difference": summary["difference"], "macro_f1_difference_low": summary["low"],
+            "macro_f1_difference_high": summary["high"], "bootstrap_p_value": summary["p_value"],
+            "bootstrap_resamples": "reviews" if clusters is None else "users"}

@@ -4,13 +4,16 @@ Every section of params.yaml is a frozen dataclass whose annotations are the sch
 tree before any work starts: an unknown key, a missing key, a wrong type or an invalid choice is reported with its
 dotted path and what would be valid, and all problems are reported together.
 
-A field with a default may be left out. A dataclass may define ``check(self) -> list[str]`` for rules that span fields (fractions summing to one, ...);
-its messages should name the keys they are about, relative to the section.
+A field with a default may be left out. A numeric field declares its bounds once, with ``bounded`` (checked by
+``build``; a number is always finite: NaN and infinity are refused everywhere). A dataclass may define
+``check(self) -> list[str]`` for rules that span fields (fractions summing to one, ...); its messages should name the
+keys they are about, relative to the section.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
 from typing import Any, Literal, Union
@@ -24,6 +27,30 @@ class ParamsError(PipelineError):
     def __init__(self, problems: list[str]):
         self.problems = problems
         super().__init__("invalid params:\n  - " + "\n  - ".join(problems))
+
+
+@dataclasses.dataclass(frozen=True)
+class Bounds:
+    """Inclusive (ge, le) and exclusive (gt, lt) limits of a number."""
+
+    ge: float | None = None
+    gt: float | None = None
+    le: float | None = None
+    lt: float | None = None
+
+    def holds(self, value: float) -> bool:
+        return ((self.ge is None or value >= self.ge) and (self.gt is None or value > self.gt)
+                and (self.le is None or value <= self.le) and (self.lt is None or value < self.lt))
+
+    def __str__(self) -> str:
+        limits = (("ge", ">="), ("gt", ">"), ("le", "<="), ("lt", "<"))
+        return " and ".join(f"{sign} {getattr(self, name)}" for name, sign in limits if getattr(self, name) is not None)
+
+
+def bounded(*, ge: float | None = None, gt: float | None = None, le: float | None = None,
+            lt: float | None = None, **field_options: Any) -> Any:
+    """A numeric dataclass field whose limits ``build`` checks (a null value of an optional field passes)."""
+    return dataclasses.field(metadata={"bounds": Bounds(ge, gt, le, lt)}, **field_options)
 
 
 def build(cls: type, data: Any, path: str = "") -> Any:
@@ -106,6 +133,8 @@ def _convert(tp: Any, value: Any, path: str, problems: list[str]) -> Any:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             problems.append(f"{where}: got {_describe(value)}; expected a number")
             return value
+        if not math.isfinite(value):  # `x <= 0` is False for NaN: no later bound would catch it
+            problems.append(f"{where}: got {value}; expected a finite number")
         return float(value)
     if tp is int:
         if isinstance(value, bool) or not isinstance(value, int):
@@ -142,10 +171,21 @@ def _convert_dataclass(cls: type, value: Any, path: str, problems: list[str]) ->
     if len(problems) > before:
         return None
     built = cls(**kwargs)
-    check = getattr(built, "check", None)
-    if check is not None:
-        problems.extend(f"{prefix}{message}" for message in check())
+    problems.extend(f"{prefix}{message}" for message in rule_problems(built))
     return built
+
+
+def rule_problems(config: Any) -> list[str]:
+    """What breaks the rules of a built section itself (not of its nested sections): its fields' bounds, then its
+    ``check()``. ``build`` runs this; code handed a section built elsewhere (a test, a benchmark) may run it too."""
+    problems = []
+    for item in dataclasses.fields(config):
+        bounds, value = item.metadata.get("bounds"), getattr(config, item.name)
+        if (bounds is not None and isinstance(value, (int, float)) and not isinstance(value, bool)
+                and math.isfinite(value) and not bounds.holds(value)):
+            problems.append(f"{item.name}: must be {bounds} (got {value})")
+    check = getattr(config, "check", None)
+    return problems + (check() if check is not None else [])
 
 
 def _field_list(cls: type) -> str:

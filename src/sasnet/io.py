@@ -1,4 +1,5 @@
-"""Atomic output writing: a stage killed half-way never leaves a truncated file that looks finished."""
+"""Atomic output writing: a stage killed half-way never leaves a truncated file that looks finished, and the next
+write of the same output removes the temporaries the killed one left."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import contextlib
 import json
 import math
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -16,13 +18,35 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+# A temporary output is named .<output's name>.<random>.tmp beside the output (tempfile's random part has no dot).
+TEMP_SUFFIX = ".tmp"
+
+
+def _prepared(path: str | os.PathLike) -> Path:
+    """``path``, its folder created and cleared of what a killed earlier write of it left: its temporary files or
+    folders, which nothing else would ever remove. Any other file, another output's temporaries included, stays.
+
+    One process writes a given output at a time (DVC runs one stage at a time and each output has one stage; LLM
+    ranks write distinct shards), so such a temporary cannot be a live write's.
+    """
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    stale = re.compile(re.escape(f".{target.name}.") + r"[^.]+" + re.escape(TEMP_SUFFIX))
+    for sibling in target.parent.iterdir():
+        if not stale.fullmatch(sibling.name):
+            continue
+        if sibling.is_dir() and not sibling.is_symlink():
+            shutil.rmtree(sibling, ignore_errors=True)
+        else:
+            sibling.unlink(missing_ok=True)
+    return target
+
 
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success it replaces ``path`` in one rename."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    target = _prepared(path)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=TEMP_SUFFIX, dir=target.parent)
     os.close(fd)
     tmp = Path(tmp_name)
     tmp.chmod(0o644)  # mkstemp makes files owner-only; outputs are ordinary files
@@ -36,9 +60,8 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
 @contextlib.contextmanager
 def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a fresh temporary directory beside ``path``; on success it replaces ``path`` as a whole."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    target = _prepared(path)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=TEMP_SUFFIX, dir=target.parent))
     tmp.chmod(0o755)  # mkdtemp makes folders owner-only; outputs are ordinary folders
     try:
         yield tmp

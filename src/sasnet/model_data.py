@@ -9,10 +9,9 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from sasnet import paths
 from sasnet.embeddings import store
-from sasnet.errors import PipelineError
 from sasnet.histories import Histories
+from sasnet.inputs import ModelInput
 from sasnet.item_codes import ItemCodes, load_item_codes
 
 
@@ -37,32 +36,16 @@ class ModelData:
         return self.histories.rows_of(split)
 
 
-def load_model_data(embedding: str | None = None, pooling: str | None = None,
-                    semantic_ids: bool = False) -> ModelData:
-    """The split's reviews and, when ``embedding`` is given, its normalised ``pooling`` matrix, checked to be in the
-    split files' current row order; with ``semantic_ids``, the catalogue's semantic IDs (data/semantic_ids)."""
+def load_model_data(model_input: ModelInput = ModelInput()) -> ModelData:
+    """The split's reviews and, for an embedding input, its normalised pooling matrix, checked to be in the split
+    files' current row order; for a semantic-ID input, the catalogue's semantic IDs (data/semantic_ids)."""
+    embedding, pooling = model_input.embedding, model_input.pooling
     reviews = store.canonical_reviews()
     histories = Histories.from_reviews(reviews)
-    if semantic_ids:
+    if model_input.semantic_ids:
         codes = load_item_codes()
         codes.rows(reviews["business_id"].unique())  # every reviewed business has an ID
         return ModelData(reviews, histories, item_codes=codes)
     if embedding is None:
         return ModelData(reviews, histories)
-    index, matrix = read_embedding(embedding, pooling)
-    if not index["review_id"].equals(reviews["review_id"]):
-        raise PipelineError(
-            f"{paths.normalized_dir(embedding)} was computed for other reviews than data/split holds: "
-            "run `dvc repro normalize`")
-    return ModelData(reviews, histories, matrix)
-
-
-def read_embedding(embedding: str, pooling: str | None) -> tuple[pd.DataFrame, np.ndarray | sp.csr_matrix]:
-    """The normalised ``pooling`` matrix of the embed.encoders entry ``embedding`` and its row index (review_id)."""
-    folder = paths.normalized_dir(embedding)
-    try:
-        return store.read_row_index(folder), store.read_any(folder, pooling)
-    except FileNotFoundError as error:
-        raise PipelineError(
-            f"no {pooling!r} embedding in {folder} ({error.filename}): run `dvc repro normalize`"
-        ) from None
+    return ModelData(reviews, histories, store.read_normalized(embedding, pooling, reviews)[1])

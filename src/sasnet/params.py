@@ -6,16 +6,15 @@ import dataclasses
 import os
 import re
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal
+from typing import Any, Literal
 
 import yaml
 
 from sasnet import models
-from sasnet.analysis_configs import ItemSlicesConfig, ScoringConfig, SignificanceConfig, bootstrap_problems
+from sasnet.analysis_configs import EvaluationConfig, ItemSlicesConfig, ScoringConfig, SignificanceConfig
 from sasnet.config import ParamsError, build
-from sasnet.data.configs import DataConfig, DemoConfig, FilterConfig, IngestConfig, SampleConfig, SplitConfig
+from sasnet.data.configs import TEXT_FREE_SOURCES, DataConfig, DemoConfig, FilterConfig, IngestConfig, SampleConfig, SplitConfig
 from sasnet.embeddings.configs import (
-    POOLINGS,
     LlmConfig,
     MiniLMConfig,
     NormalizeConfig,
@@ -23,10 +22,10 @@ from sasnet.embeddings.configs import (
     SemanticIdsConfig,
     TfidfConfig,
 )
+from sasnet.inputs import InputKind, ModelInput, input_kind
 from sasnet.ranking.configs import RankingConfig
 
 PARAMS_FILE = "params.yaml"
-SEMANTIC_IDS_INPUT = "semantic_ids"  # the input of a family that reads the catalogue's semantic IDs
 
 
 @dataclass(frozen=True)
@@ -48,64 +47,30 @@ class EmbedConfig:
     llm: LlmConfig
 
     def check(self) -> list[str]:
-        bad = [name for name in self.encoders if not re.fullmatch(r"[a-z0-9_]+", name)]
-        problems = [f"encoders: names must be lower-case letters, digits and _ (got {bad})"] if bad else []
-        if not self.encoders:
-            problems.append("encoders: at least one encoder is needed")
-        return problems
-
-
-# The matrices each encoder writes (data/normalized/<encoder run>/<pooling>.npy or .npz).
-ENCODER_POOLINGS = {
-    "tfidf": ("tfidf",),
-    "minilm": ("mean",),
-    "llm": POOLINGS,
-}
+        return [] if self.encoders else ["encoders: at least one encoder is needed"]
 
 
 @dataclass(frozen=True)
 class ModelEntry:
-    """One model: a family, what it reads, and overrides of the family's params section for this model alone."""
-
-    PLAIN_INPUT: ClassVar[str] = "split"  # the input of a family that reads no embedding
+    """One entry of the ``models`` or ``rankers`` map: a family, the input it reads (``sasnet.inputs``), and overrides
+    of the family's params section for this entry alone."""
 
     family: str  # a folder under src/sasnet/models
-    input: str  # 'split' (the split's reviews: ids, stars, text) or 'normalized/<embed.encoders entry>'
+    input: str  # a folder under data/: the task's split, 'normalized/<embed.encoders entry>' or 'semantic_ids'
     pooling: str | None = None  # the embedding's pooling, for an input normalized/<...>
-    overrides: dict[str, Any] = field(default_factory=dict)  # family keys -> this model's values
+    overrides: dict[str, Any] = field(default_factory=dict)  # family keys -> this entry's values
 
     @property
-    def reads_semantic_ids(self) -> bool:
-        return self.input == SEMANTIC_IDS_INPUT
+    def kind(self) -> InputKind:
+        return input_kind(models.family(self.family))
 
     @property
-    def embedding(self) -> str | None:
-        """The embed.encoders entry the model reads, or None."""
-        return self.input.removeprefix("normalized/") if self.input.startswith("normalized/") else None
+    def loader_input(self) -> ModelInput:
+        return self.kind.loader_input(self.input, self.pooling)
 
     def describe(self) -> dict[str, Any]:
-        """The model's input, as model.json and the metrics record it."""
+        """The entry's input, as model.json and the metrics record it."""
         return {"family": self.family, "input": self.input, "pooling": self.pooling}
-
-
-@dataclass(frozen=True)
-class RankerEntry(ModelEntry):
-    """One ranker: a family that ranks, what it reads besides data/rank_split ('rank_split': nothing; a review-
-    embedding family: 'normalized/<embed.encoders entry>' and a pooling), and overrides of the family's section."""
-
-    PLAIN_INPUT: ClassVar[str] = "rank_split"
-
-
-@dataclass(frozen=True)
-class EvaluationConfig:
-    """How every model is scored on the valid and test reviews (SPEC §2.5)."""
-
-    bootstrap_samples: int  # resamples for the 95% intervals of accuracy and macro-F1; 0 skips them
-    confidence: float
-    seed: int
-
-    def check(self) -> list[str]:
-        return bootstrap_problems(self.bootstrap_samples, self.confidence)
 
 
 @dataclass(frozen=True)
@@ -128,67 +93,63 @@ class PipelineParams:
     item_slices: ItemSlicesConfig
     models: dict[str, ModelEntry]  # one train@<name> stage each
     ranking: RankingConfig
-    rankers: dict[str, RankerEntry]  # one rank@<name> stage each
+    rankers: dict[str, ModelEntry]  # one rank@<name> stage each
 
     def check(self) -> list[str]:
         problems = [] if self.models else ["models: at least one model is needed"]
-        for section, check in (("models", self._entry_problems), ("rankers", self._ranker_problems)):
-            for name, entry in getattr(self, section).items():
-                found = ([": names must be lower-case letters, digits and _"]
-                         if not re.fullmatch(r"[a-z0-9_]+", name) else check(name, entry))
-                problems += [f"{section}.{name}{problem}" for problem in found]
-        return problems
+        problems += [f"embed.encoders: {problem}" for problem in name_problems(self.embed.encoders)]
+        for section, task in ENTRY_SECTIONS.items():
+            entries = getattr(self, section)
+            problems += [f"{section}: {problem}" for problem in name_problems(entries)]
+            for name, entry in entries.items():
+                if valid_name(name):
+                    problems += [f"{section}.{name}{problem}" for problem in self._entry_problems(task, entry)]
+        return problems + self._reference_problems()
 
-    def _ranker_problems(self, name: str, entry: RankerEntry) -> list[str]:
-        ranking = [family for family in models.FAMILIES if models.can_rank(family)]
-        if entry.family not in ranking:
-            return [f".family: got {entry.family!r}; families that rank: {', '.join(map(repr, ranking))}"]
-        return self._input_problems(entry) + self._override_problems(entry, lambda: ranker_config(self, name))
-
-    def _entry_problems(self, name: str, entry: ModelEntry) -> list[str]:
-        """What is wrong with one models entry, each message starting with '.<key>' or ':'."""
-        classifying = [family for family in models.FAMILIES if models.can_classify(family)]
-        if entry.family not in classifying:
-            return [f".family: got {entry.family!r}; valid values: {', '.join(map(repr, classifying))}"]
-        return self._input_problems(entry) + self._override_problems(entry, lambda: model_config(self, name))
-
-    def _input_problems(self, entry: ModelEntry) -> list[str]:
-        """What is wrong with a models or rankers entry's input and pooling, for what its family reads."""
-        family = models.family(entry.family)
-        problems = []
-        if family.READS_EMBEDDING:
-            encoders = self.embed.encoders
-            encoder = encoders.get(entry.embedding) if entry.embedding else None
-            if encoder is None:
-                problems.append(
-                    f".input: family {entry.family!r} reads an embedding: got {entry.input!r}; valid values: "
-                    + ", ".join(repr(f"normalized/{run}") for run in encoders)
-                )
-            elif entry.pooling not in ENCODER_POOLINGS[encoder.encoder]:
-                problems.append(
-                    f".pooling: got {entry.pooling!r}; encoder {encoder.encoder!r} writes "
-                    + ", ".join(map(repr, ENCODER_POOLINGS[encoder.encoder]))
-                )
-        elif getattr(family, "READS_SEMANTIC_IDS", False):
-            if entry.input != SEMANTIC_IDS_INPUT or entry.pooling is not None:
-                problems.append(f".input: family {entry.family!r} reads semantic IDs: use input "
-                                f"{SEMANTIC_IDS_INPUT!r} and no pooling")
-        elif entry.input != entry.PLAIN_INPUT or entry.pooling is not None:
-            problems.append(f".input: family {entry.family!r} reads no embedding: use input "
-                            f"{entry.PLAIN_INPUT!r} and no pooling")
-        return problems
-
-    @staticmethod
-    def _override_problems(entry: ModelEntry, build_config) -> list[str]:
+    def _entry_problems(self, task: str, entry: ModelEntry) -> list[str]:
+        """What is wrong with one models or rankers entry, each message starting with '.<key>'."""
+        serving = [name for name in models.FAMILIES if models.serves(name, task)]
+        if entry.family not in serving:
+            return [f".family: got {entry.family!r}; families that {task}: "
+                    + ", ".join(map(repr, serving))]
+        problems = entry.kind.problems(entry.family, task, entry.input, entry.pooling, self.embed.encoders)
         keys = [item.name for item in dataclasses.fields(models.family(entry.family).Config)]
         unknown = sorted(set(entry.overrides) - set(keys))
         if unknown:
-            return [f".overrides: unknown key(s) {unknown}; valid keys: {', '.join(keys) or 'none'}"]
+            return problems + [f".overrides: unknown key(s) {unknown}; valid keys: {', '.join(keys) or 'none'}"]
         try:
-            build_config()
+            family_config(self, entry)
         except ParamsError as error:
-            return [f".overrides.{problem}" for problem in error.problems]
-        return []
+            problems += [f".overrides.{problem}" for problem in error.problems]
+        return problems
+
+    def _reference_problems(self) -> list[str]:
+        """Keys that name something in another section, checked before any stage runs."""
+        classes = list(self.split.bins)
+        problems = [f"scoring.{key}: got {getattr(self.scoring, key)!r}; classes of split.bins: "
+                    + ", ".join(map(repr, classes))
+                    for key in ("negative_class", "positive_class") if getattr(self.scoring, key) not in classes]
+        if self.data.source in TEXT_FREE_SOURCES:
+            for section in ENTRY_SECTIONS:
+                problems += [f"{section}.{name}.family: {entry.family!r} reads {entry.kind.summary}, and "
+                             f"data.source {self.data.source!r} has no review text"
+                             for name, entry in getattr(self, section).items()
+                             if valid_name(name) and entry.family in models.FAMILIES and entry.kind.reads_text]
+        return problems
+
+
+ENTRY_SECTIONS = {"models": "classify", "rankers": "rank"}  # params.yaml's entry maps and their task
+NAME = re.compile(r"[a-z][a-z0-9_]*")
+
+
+def valid_name(name: Any) -> bool:
+    """A name DVC may put into a stage name and output paths: lower-case letters, digits and _, from a letter."""
+    return isinstance(name, str) and NAME.fullmatch(name) is not None
+
+
+def name_problems(entries: Any) -> list[str]:
+    return [f"{name!r} is not a valid name: it names DVC stages and output paths, so it must be lower-case letters, "
+            "digits and _, starting with a letter" for name in entries if not valid_name(name)]
 
 
 def plain(value: Any) -> Any:
@@ -211,21 +172,14 @@ Params = dataclasses.make_dataclass(
 )
 
 
-def model_config(params: Any, name: str) -> Any:
-    """The config of model ``name``: its family's section with the entry's overrides (every field read)."""
-    return _family_config(params, params.models[name])
+def entry_config(params: Any, section: str, name: str) -> Any:
+    """The config of entry ``name`` of ``section`` (models or rankers): its family's section with its overrides."""
+    return family_config(params, getattr(params, section)[name])
 
 
-def ranker_config(params: Any, name: str) -> Any:
-    """The config of ranker ``name``: its family's section with the entry's overrides."""
-    return _family_config(params, params.rankers[name])
-
-
-def _family_config(params: Any, entry: ModelEntry) -> Any:
+def family_config(params: Any, entry: ModelEntry) -> Any:
     config_class = models.family(entry.family).Config
-    section = getattr(params, entry.family)
-    merged = {item.name: getattr(section, item.name) for item in dataclasses.fields(config_class)}
-    return build(config_class, plain({**merged, **entry.overrides}))
+    return build(config_class, {**plain(getattr(params, entry.family)), **entry.overrides})
 
 
 def load_params(path: str | os.PathLike = PARAMS_FILE) -> Params:

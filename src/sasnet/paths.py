@@ -7,6 +7,7 @@ METRICS = Path("metrics")
 PLOTS = Path("plots")
 
 SHARED_CODE = DATA / "shared_code.json"  # the digest of the files every stage runs (stages/shared_code.py)
+MODELS_SOURCE = "src/sasnet/models"  # the family packages, which the shared_code stage digests by name
 
 INGEST_DIR = DATA / "ingest"
 REVIEWS = INGEST_DIR / "reviews.parquet"
@@ -35,6 +36,10 @@ def embedding_dir(name: str) -> Path:
 
 def normalized_dir(name: str) -> Path:
     return NORMALIZED_DIR / name
+
+
+def embed_metrics(name: str) -> Path:
+    return METRICS / "embed" / f"{name}.json"
 
 
 SCORING_DIR = DATA / "scoring"

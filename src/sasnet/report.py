@@ -22,8 +22,11 @@ import pandas as pd
 from sasnet import paths
 from sasnet.classification import confusion_counts, paired_bootstrap_difference
 from sasnet.errors import PipelineError
+from sasnet.models.early_stopping import UNDER_TRAINED_TAIL, under_trained
+from sasnet.inputs import input_kind
+from sasnet.models import family as family_package
 from sasnet.plots import save_figure
-from sasnet.stats import EXACT_MCNEMAR_BELOW, mcnemar_test
+from sasnet.stats import EXACT_MCNEMAR_BELOW, holm_adjusted, mcnemar_test
 
 # Paper Table 1 (embedding scoring), as printed: method -> (NMSE_c, NPR_c, NAE_s, score, normalised score).
 PAPER_TABLE1 = {
@@ -65,9 +68,12 @@ PAPER_TABLE2 = {
     "SASNet": (0.52, 0.52),
 }
 REPORT_KEYS = (
-    "examples", "accuracy", "accuracy_low", "accuracy_high", "macro_f1", "macro_f1_low", "macro_f1_high",
+    "examples", "users", "accuracy", "accuracy_low", "accuracy_high", "macro_f1", "macro_f1_low", "macro_f1_high",
     "weighted_f1", "majority_class", "majority_accuracy", "f1_per_class", "support_per_class", "confusion_matrix",
 )
+# The columns of collect_test_predictions that are not a model's predictions.
+REVIEW_COLUMNS = ("review_id", "user_id", "label")
+UNDER_TRAINED_MARK = "†"
 
 
 def expected_models(models: Mapping[str, Any]) -> dict[str, dict]:
@@ -119,17 +125,17 @@ def collect_models(expected: Mapping[str, dict], class_names: Sequence[str]) -> 
 
 
 def collect_test_predictions(metrics: Mapping[str, dict], class_names: Sequence[str]) -> pd.DataFrame:
-    """The test reviews (review_id, label) and one column of predicted class indices per model.
+    """The test reviews (review_id, user_id, label) and one column of predicted class indices per model.
 
-    Every model must score the same test reviews with the same labels, and its predictions must give the confusion
-    matrix its metrics report (otherwise the two files come from different runs).
+    Every model must score the same test reviews with the same users and labels, and its predictions must give the
+    confusion matrix its metrics report (otherwise the two files come from different runs).
     """
     joined = None
     for model, model_metrics in metrics.items():
         stage = producing_stage(model)
         path = require_output(paths.predictions_file(model), stage)
         frame = pd.read_parquet(path)
-        missing = {"review_id", "split", "label", "predicted"} - set(frame.columns)
+        missing = {"review_id", "user_id", "split", "label", "predicted"} - set(frame.columns)
         if missing:
             raise PipelineError(f"{path} lacks columns {sorted(missing)}: rerun `dvc repro {stage}`")
         test = frame[frame["split"] == "test"].set_index("review_id")
@@ -143,7 +149,7 @@ def collect_test_predictions(metrics: Mapping[str, dict], class_names: Sequence[
             )
         if joined is None:
             first = model
-            joined = test[["label"]].copy()
+            joined = test[["user_id", "label"]].copy()
         elif set(test.index) != set(joined.index):
             only_here, only_first = len(test.index.difference(joined.index)), len(joined.index.difference(test.index))
             raise PipelineError(
@@ -152,6 +158,8 @@ def collect_test_predictions(metrics: Mapping[str, dict], class_names: Sequence[
             )
         elif not test["label"].reindex(joined.index).equals(joined["label"]):
             raise PipelineError(f"{model} and {first} give some test reviews different labels: rerun their stages")
+        elif not test["user_id"].reindex(joined.index).equals(joined["user_id"]):
+            raise PipelineError(f"{model} and {first} give some test reviews different users: rerun their stages")
         joined[model] = test["predicted"].reindex(joined.index)
     return joined.reset_index()
 
@@ -166,20 +174,10 @@ def iterative_curves(models: Sequence[str]) -> dict[str, pd.DataFrame]:
     return curves
 
 
-def holm_adjusted(p_values: Sequence[float]) -> np.ndarray:
-    """Holm's step-down adjustment: the family-wise error stays at alpha over all the pairwise tests."""
-    p = np.asarray(p_values, dtype=float)
-    order = np.argsort(p, kind="stable")
-    scaled = np.minimum(1.0, (len(p) - np.arange(len(p))) * p[order])
-    adjusted = np.empty_like(p)
-    adjusted[order] = np.maximum.accumulate(scaled)
-    return adjusted
-
-
 def mcnemar_pairs(predictions: pd.DataFrame) -> list[dict]:
-    """McNemar's test for every pair of models (columns after review_id and label), with Holm-adjusted p-values."""
+    """McNemar's test for every pair of models (the columns besides REVIEW_COLUMNS), with Holm-adjusted p-values."""
     truth = predictions["label"].to_numpy()
-    models = [column for column in predictions.columns if column not in ("review_id", "label")]
+    models = [column for column in predictions.columns if column not in REVIEW_COLUMNS]
     pairs = []
     for model_a, model_b in itertools.combinations(models, 2):
         predicted_a, predicted_b = predictions[model_a].to_numpy(), predictions[model_b].to_numpy()
@@ -205,9 +203,14 @@ def baseline_comparisons(
     predictions: pd.DataFrame, baseline: str, n_classes: int, bootstrap_samples: int, seed: int, confidence: float
 ) -> list[dict]:
     """Every other model against ``baseline`` on the same test reviews: McNemar on accuracy and a paired bootstrap
-    interval of the macro-F1 difference, each family of p-values Holm-adjusted over the models compared."""
+    interval of the macro-F1 difference, each family of p-values Holm-adjusted over the models compared.
+
+    The bootstrap resamples the test users (``user_id``; each with all their reviews, both models at once): the
+    split is by user, and a user's reviews are not independent. Without a ``user_id`` column it resamples reviews
+    (``bootstrap_resamples`` says which)."""
     truth = predictions["label"].to_numpy()
-    others = [column for column in predictions.columns if column not in ("review_id", "label", baseline)]
+    users = predictions["user_id"].to_numpy() if "user_id" in predictions else None
+    others = [column for column in predictions.columns if column not in (*REVIEW_COLUMNS, baseline)]
     rows = []
     for model in others:
         predicted, base = predictions[model].to_numpy(), predictions[baseline].to_numpy()
@@ -216,7 +219,8 @@ def baseline_comparisons(
             "baseline": baseline,
             "accuracy_difference": float(np.mean(predicted == truth) - np.mean(base == truth)),
             "mcnemar_p_value": mcnemar_test(truth, predicted, base)["p_value"],
-            **paired_bootstrap_difference(truth, predicted, base, n_classes, bootstrap_samples, seed, confidence),
+            **paired_bootstrap_difference(truth, predicted, base, n_classes, bootstrap_samples, seed, confidence,
+                                          clusters=users),
         })
     for key in ("mcnemar_p_value", "bootstrap_p_value"):
         if rows and all(row[key] is not None for row in rows):
@@ -248,6 +252,7 @@ def comparison_table(metrics: Mapping[str, dict], split: str, bayes: float | Non
             "family": model_metrics["family"],
             "input": model_metrics["input"],
             "pooling": model_metrics["pooling"],
+            "under_trained": under_trained(model_metrics),
             **{key: report[key] for key in ("examples", "accuracy", "accuracy_low", "accuracy_high", "macro_f1",
                                              "macro_f1_low", "macro_f1_high", "weighted_f1", "majority_accuracy")},
             "majority_macro_f1": majority_macro_f1(report),
@@ -261,7 +266,7 @@ def comparison_summary(table: pd.DataFrame, pairs: list[dict]) -> dict:
     """metrics/model_comparison.json: the test scores, the best model by each metric and every McNemar pair."""
     indexed = table.set_index("model")
     metric_columns = ["accuracy", "accuracy_low", "accuracy_high", "macro_f1", "macro_f1_low", "macro_f1_high",
-                      "weighted_f1", "gap_to_bayes"]
+                      "weighted_f1", "gap_to_bayes", "under_trained"]
     return {
         "split": "test",
         "reviews": int(table["examples"].iloc[0]),
@@ -288,7 +293,7 @@ def confusion_long(metrics: Mapping[str, dict], class_names: Sequence[str]) -> p
 
 
 def comparison_plot(table: pd.DataFrame, path: str | os.PathLike) -> None:
-    """Test accuracy and macro-F1 per model with bootstrap intervals, against the majority class and Bayes."""
+    """Test accuracy and macro-F1 per model with user-bootstrap intervals, against the majority class and Bayes."""
     fig, axes = plt.subplots(1, 2, figsize=(10, 1.4 + 0.45 * len(table)), sharey=True)
     positions = np.arange(len(table))[::-1]  # the first model on top
     for ax, metric, baseline in zip(axes, ("accuracy", "macro_f1"), ("majority_accuracy", "majority_macro_f1")):
@@ -304,7 +309,7 @@ def comparison_plot(table: pd.DataFrame, path: str | os.PathLike) -> None:
             ax.axvline(table["bayes_accuracy"].iloc[0], color="tab:red", linestyle=":", linewidth=1.5,
                        label="Bayes-optimal (demo)")
         ax.set_xlim(0, 1)
-        ax.set_xlabel(f"test {metric} (bars: 95% bootstrap interval)")
+        ax.set_xlabel(f"test {metric} (bars: 95% interval, users resampled)")
         ax.legend(frameon=False, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=2)
         ax.spines[["top", "right"]].set_visible(False)
     axes[0].set_yticks(positions, table["model"])
@@ -370,6 +375,25 @@ def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     return "\n".join(lines)
 
 
+def marked(name: str, metrics: Mapping[str, Any]) -> str:
+    """A model's or ranker's name, with UNDER_TRAINED_MARK when its fit was under-trained."""
+    return f"{name} {UNDER_TRAINED_MARK}" if under_trained(metrics) else name
+
+
+def under_trained_note(metrics: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """The footnote to UNDER_TRAINED_MARK, naming the flagged entries; nothing when none is flagged."""
+    flagged = [name for name, entry in metrics.items() if under_trained(entry)]
+    if not flagged:
+        return []
+    return [
+        f"{UNDER_TRAINED_MARK} Under-trained: {', '.join(f'`{name}`' for name in flagged)} ran every epoch its cap "
+        f"allows (early stopping never stopped it) with its best validation epoch in the last {UNDER_TRAINED_TAIL:.0%} "
+        "of them: its validation score was still rising, so more epochs would likely score better "
+        "(`sasnet.models.early_stopping.under_trained`).",
+        "",
+    ]
+
+
 def paper_classification_row(family: str, model_input: str) -> str | None:
     """The paper's Table 2 row a model reproduces, from its family and input (the encoder run's name)."""
     embedding = model_input.removeprefix("normalized/")
@@ -392,10 +416,9 @@ def paper_cells(paper: tuple[float, float] | None) -> tuple[str, str]:
 
 
 def describe_input(model_metrics: Mapping[str, Any]) -> str:
-    """'<family> on <encoder run>/<pooling>', or '<family> on ratings' for a model that reads no embedding."""
-    if model_metrics["pooling"] is None:
-        return f"{model_metrics['family']} on ratings" + (" and text" if model_metrics["family"] == "hft" else "")
-    return f"{model_metrics['family']} on {model_metrics['input'].removeprefix('normalized/')}/{model_metrics['pooling']}"
+    """'<family> on <its input's label>': 'svm on minilm/mean', 'mf on ratings', 'ctr on semantic IDs'."""
+    kind = input_kind(family_package(model_metrics["family"]))
+    return f"{model_metrics['family']} on {kind.label(model_metrics['input'], model_metrics['pooling'])}"
 
 
 def embedding_section(scores: Mapping[str, Any]) -> str:
@@ -443,6 +466,16 @@ def embedding_section(scores: Mapping[str, Any]) -> str:
     return "\n".join(lines + [markdown_table(header, rows)])
 
 
+def interval_sentence(report: Mapping[str, Any], split: str) -> str:
+    """What the intervals of a split's report resample: its users (the split is by user), or, in metrics written
+    without them, its reviews."""
+    if "users" not in report:
+        return "Intervals are 95% bootstrap intervals over the reviews."
+    return (f"Intervals are 95% user-bootstrap intervals: the {report['users']} {split} users are resampled with "
+            "replacement, each with all their reviews, since the split is by user and one user's reviews are not "
+            "independent (the review bootstrap's narrower interval is in the metrics JSON as `*_low_reviews`).")
+
+
 def classification_section(metrics: Mapping[str, dict], split_summary: Mapping[str, Any]) -> str:
     """Table 2 on test beside the paper's numbers, then the same on valid."""
     bayes = bayes_accuracy(split_summary, "test")
@@ -452,7 +485,7 @@ def classification_section(metrics: Mapping[str, dict], split_summary: Mapping[s
         "",
         f"Test split: {first['examples']} reviews. Majority class (from train): {first['majority_class']}. The paper "
         "trained its TF-IDF SVM on 3,200 reviews and tested on 400, and does not say which F1 average it reports; "
-        "it gives no MiniLM + SVM number. Intervals are 95% bootstrap intervals.",
+        "it gives no MiniLM + SVM number. " + interval_sentence(first, "test"),
         "",
     ]
     if bayes is not None:
@@ -473,7 +506,7 @@ def classification_section(metrics: Mapping[str, dict], split_summary: Mapping[s
         reproduced.add(paper_row)
         paper = PAPER_TABLE2.get(paper_row)
         rows.append([
-            model, describe_input(model_metrics), paper_row or "—",
+            marked(model, model_metrics), describe_input(model_metrics), paper_row or "—",
             *paper_cells(paper),
             with_interval(report, "accuracy"), with_interval(report, "macro_f1"), number(report["weighted_f1"]),
             number(report.get("rmse")), number(report["majority_accuracy"]),
@@ -481,14 +514,14 @@ def classification_section(metrics: Mapping[str, dict], split_summary: Mapping[s
     for paper_row, paper in PAPER_TABLE2.items():
         if paper_row not in reproduced:
             rows.append(["(not run)", "—", paper_row, *paper_cells(paper), *["—"] * (len(header) - 5)])
-    lines += [markdown_table(header, rows), "", *target_leak_lines(metrics), ""]
+    lines += [markdown_table(header, rows), "", *under_trained_note(metrics), *target_leak_lines(metrics), ""]
 
     valid_bayes = bayes_accuracy(split_summary, "valid")
     first_valid = next(iter(metrics.values()))["valid"]
     header = ["Model", "Accuracy [95% CI]", "Macro-F1 [95% CI]", "Weighted-F1", "Majority acc."] + (
         ["Gap to Bayes"] if valid_bayes is not None else [])
     rows = [
-        [model, with_interval(m["valid"], "accuracy"), with_interval(m["valid"], "macro_f1"),
+        [marked(model, m), with_interval(m["valid"], "accuracy"), with_interval(m["valid"], "macro_f1"),
          number(m["valid"]["weighted_f1"]), number(m["valid"]["majority_accuracy"])]
         + ([signed(m["valid"]["accuracy"] - valid_bayes)] if valid_bayes is not None else [])
         for model, m in metrics.items()
@@ -576,9 +609,12 @@ def baseline_section(comparisons: list[dict], confidence: float) -> str | None:
         f"## Against the text-free baseline (`{baseline}`, test split)",
         "",
         f"`{baseline}` reads no text: only the classes of the user's other reviews and of the business's other train "
-        "reviews. Δ is the model minus the baseline on the same test reviews; the macro-F1 interval resamples those "
-        "reviews for both models at once. p-values are Holm-adjusted over the models compared; a bootstrap p-value "
-        "cannot go below 1 / the bootstrap samples (`evaluation.bootstrap_samples`).",
+        "reviews. Δ is the model minus the baseline on the same test reviews; the paired bootstrap (interval and p) "
+        + ("resamples the test users, each with all their reviews, "
+           if comparisons[0].get("bootstrap_resamples") == "users" else "resamples those reviews ")
+        + "for both models at once. p-values are Holm-adjusted over the models compared; a bootstrap p-value "
+        "cannot go below 1 / the bootstrap samples (`evaluation.bootstrap_samples`). McNemar's test counts each "
+        "review as independent, so its p-values are optimistic when users differ.",
         "",
         markdown_table(header, rows),
     ])
@@ -592,7 +628,8 @@ def mcnemar_section(pairs: list[dict]) -> str:
         f"All models score the same {pairs[0]['reviews']} test reviews. `A only` counts the reviews A classifies "
         "correctly and B does not. Exact binomial test below "
         f"{EXACT_MCNEMAR_BELOW} discordant reviews, otherwise chi-square with continuity correction. Holm's "
-        f"adjustment keeps the family-wise error rate over the {len(pairs)} comparisons.",
+        f"adjustment keeps the family-wise error rate over the {len(pairs)} comparisons. McNemar's test counts each "
+        "review as an independent observation; a user's reviews are not, so read these p-values as optimistic.",
         "",
     ]
     rows = [
@@ -640,9 +677,11 @@ def fit_section(metrics: Mapping[str, dict]) -> str | None:
         ))
         if columns:
             note = FIT_NOTES.get(family)
-            rows = [[model, *(cell(fitted.get(name)) for name in columns)] for model, fitted in facts.items()]
+            rows = [[marked(model, metrics[model]), *(cell(fitted.get(name)) for name in columns)]
+                    for model, fitted in facts.items()]
             lines += [f"### {family}", "", *([note, ""] if note else []), markdown_table(["Model", *columns], rows), ""]
-    lines += ["![Training curves of the models that train by epoch](plots/training_curves.png)"]
+    lines += [*under_trained_note(metrics),
+              "![Training curves of the models that train by epoch](plots/training_curves.png)"]
     return "\n".join(["## Fitting", "", *lines]).rstrip()
 
 
@@ -670,9 +709,16 @@ def ranking_table(rankers: Mapping[str, dict], split: str = "test") -> pd.DataFr
     rows = []
     for name, metrics in rankers.items():
         report = metrics[split]
-        rows.append({"ranker": name, "family": metrics["family"],
+        rows.append({"ranker": name, "family": metrics["family"], "under_trained": under_trained(metrics),
                      **{key: value for key, value in report.items() if isinstance(value, (int, float))}})
     return pd.DataFrame(rows)
+
+
+def best_epoch_cell(fit: Mapping[str, Any]) -> str:
+    """The best epoch, and of how many run where the fit says ('99 of 100')."""
+    if fit.get("best_epoch") is None or fit.get("epochs_run") is None:
+        return cell(fit.get("best_epoch"))
+    return f"{fit['best_epoch']} of {fit['epochs_run']}"
 
 
 def ranking_section(rankers: Mapping[str, dict], split_facts: Mapping[str, Any]) -> str | None:
@@ -684,9 +730,9 @@ def ranking_section(rankers: Mapping[str, dict], split_facts: Mapping[str, Any])
     rows = []
     for name, metrics in sorted(rankers.items(), key=lambda item: -item[1]["test"][f"ndcg@{k}"]):
         test, fit = metrics["test"], metrics["fit"]
-        rows.append([name, metrics["family"], str(test["users"]),
+        rows.append([marked(name, metrics), metrics["family"], str(test["users"]),
                      *(with_interval(test, metric) for metric in metric_names), number(test["coverage@k"]), number(test["popularity_percentile@k"], 1),
-                     cell(fit.get("best_epoch")), cell(fit.get("parameter_count", fit.get("parameters"))),
+                     best_epoch_cell(fit), cell(fit.get("parameter_count", fit.get("parameters"))),
                      number(fit.get("seconds_per_epoch"), 2), number(metrics["stage_seconds"], 1)])
     relevance = "every held-out interaction" if relevant == "all" else "only held-out interactions of the last class"
     text = [
@@ -702,6 +748,7 @@ def ranking_section(rankers: Mapping[str, dict], split_facts: Mapping[str, Any])
         markdown_table(["Ranker", "Family", "Users", *metric_names, "Coverage", "Pop. pct", "Best epoch",
                         "Parameters", "s/epoch", "Stage s"], rows),
         "",
+        *under_trained_note(rankers),
         "![NDCG of every ranker](plots/ranking_comparison.png)",
     ]
     return "\n".join(text)
@@ -737,7 +784,8 @@ def slices_section(metrics: Mapping[str, dict], rankers: Mapping[str, dict]) -> 
         + (f"the most any has here: {cold['train_interactions_max']}" if cold else "none in this run")
         + "); popularity slices hold equal numbers of the "
         f"evaluated items, head ({head}) to tail ({tail}). AUC: the last class against the rest, from its "
-        "probability. 95% bootstrap intervals; n: reviews in the slice.",
+        "probability. 95% intervals resample the slice's users, each with all their reviews in it; n: reviews in "
+        "the slice.",
         "",
         markdown_table(["Model", "Family", "Macro-F1", "Cold-start macro-F1", "Head macro-F1", "Tail macro-F1",
                         "AUC (last class)", "Cold-start AUC"], rows),

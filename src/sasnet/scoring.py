@@ -40,9 +40,11 @@ import pandas as pd
 import scipy.sparse as sp
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
+from tqdm import tqdm
 
 from sasnet.analysis_configs import ScoringConfig
 from sasnet.errors import PipelineError
+from sasnet.stats import pearson, percentile_interval
 
 Matrix = np.ndarray | sp.csr_matrix
 
@@ -201,13 +203,6 @@ def _reference_pairs(categories: pd.Index, name_embeddings: CategoryNameEmbeddin
     return cosine_matrix(np.asarray(name_embeddings.vectors)[position])[np.triu_indices(len(categories), 1)]
 
 
-def pearson(x: np.ndarray, y: np.ndarray) -> float:
-    """Pearson correlation; NaN when either list is constant."""
-    x_centred, y_centred = x - x.mean(), y - y.mean()
-    denominator = np.sqrt((x_centred @ x_centred) * (y_centred @ y_centred))
-    return float(x_centred @ y_centred / denominator) if denominator > 0 else float("nan")
-
-
 def group_metrics(
     embeddings: Matrix, groups: ReviewGroups, weights: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -264,16 +259,6 @@ def composite_scores(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarra
     return normalised, score, min_max(score, axis=-1)
 
 
-def percentile_interval(replicates: np.ndarray, confidence: float) -> tuple[np.ndarray, np.ndarray]:
-    """Lower and upper percentile bounds over axis 0; NaN when there are no replicates."""
-    if not len(replicates):
-        empty = np.full(replicates.shape[1:], np.nan)
-        return empty, empty
-    tail = (1 - confidence) / 2
-    low, high = np.quantile(replicates, [tail, 1 - tail], axis=0)
-    return low, high
-
-
 def probe_accuracy(embeddings: Matrix, reviews: pd.DataFrame, config: ScoringConfig) -> dict:
     """Logistic regression from one review's embedding to its class: fitted on train rows, scored on valid rows.
 
@@ -323,7 +308,8 @@ def score_embeddings(
     raw = np.empty((len(methods), len(RAW_COLUMNS)))
     replicates = np.empty((config.bootstrap_samples, len(methods), len(RAW_COLUMNS)))
     predicted_pairs, probes = [], []
-    for m, method in enumerate(methods):
+    # each method takes 1 + bootstrap_samples products: minutes in all on 2 cores
+    for m, method in enumerate(tqdm(methods, desc="score_embeddings", unit="method")):
         raw[m], predicted = group_metrics(embeddings[method], groups)
         predicted_pairs.append(predicted)
         for b, weights in enumerate(replicate_weights(groups, config)):

@@ -1,6 +1,13 @@
-"""Significance tests: the paper's Table 3 (the best embedding against each other one) and McNemar's test.
+"""The statistics every stage shares: the bootstrap (plain or by cluster), percentile intervals, paired bootstrap
+differences, Holm's adjustment, Pearson's r; and the significance tests: the paper's Table 3 (the best embedding
+against each other one) and McNemar's test.
 
 Every test returns a JSON-ready dict with the statistic, the two-sided p-value and the effect it tests.
+
+The cluster bootstrap: when the rows are not independent (the classification task splits by user, so a user's
+reviews are all in one split and share whatever makes that user easy or hard), a resample draws the clusters (users)
+with replacement and takes all the rows of each drawn cluster, as often as it was drawn. With every row its own
+cluster it is the ordinary bootstrap; the ranking task, one row per user, is that case.
 
 Caveat for Table 3: the category pairs are not independent observations (every category appears in K - 1 of the
 K (K - 1) / 2 pairs), so the tests, which count each pair as an observation as the paper did, overstate the
@@ -9,14 +16,136 @@ evidence; read their p-values as optimistic.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+
 import numpy as np
 import pandas as pd
 from scipy import stats
 
 from sasnet.analysis_configs import SignificanceConfig
-from sasnet.scoring import pearson
 
 EXACT_MCNEMAR_BELOW = 25  # discordant pairs under which the chi-square approximation is poor
+
+
+# ---- the bootstrap
+
+
+def cluster_draws(clusters: np.ndarray | None, n: int, samples: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """How often each cluster is drawn in each resample, and each row's cluster: (``draws`` [samples, clusters],
+    ``cluster_of_row`` [n], clusters numbered 0.. in sorted order of their labels).
+
+    Each resample draws as many clusters as there are, uniformly with replacement, from ``np.random.default_rng(seed)``;
+    ``clusters`` None makes every row its own cluster (the ordinary bootstrap of the rows). The same seed and the same
+    set of cluster labels give the same draws, whatever the order of the rows. A metric that is a sum over rows can be
+    aggregated per cluster first: ``draws @ per_cluster`` is then every resample's sum, at a cost of clusters (not
+    rows) per resample.
+    """
+    if clusters is None:
+        cluster_of_row = np.arange(n)
+    else:
+        clusters = np.asarray(clusters)
+        if clusters.shape != (n,):
+            raise ValueError(f"{clusters.shape[0] if clusters.ndim else 0} cluster labels for {n} rows")
+        cluster_of_row = np.unique(clusters, return_inverse=True)[1].reshape(n)
+    k = int(cluster_of_row.max()) + 1 if n else 0
+    if k == 0 or samples == 0:
+        return np.zeros((samples, k), dtype=np.int64), cluster_of_row
+    drawn = np.random.default_rng(seed).integers(k, size=(samples, k))
+    drawn += k * np.arange(samples)[:, None]  # one bincount for every resample at once
+    return np.bincount(drawn.ravel(), minlength=samples * k).reshape(samples, k), cluster_of_row
+
+
+def cluster_resamples(clusters: np.ndarray | None, n: int, samples: int, seed: int) -> np.ndarray:
+    """[samples, n] int32: how many times each row is in each resample (cluster bootstrap; see ``cluster_draws``).
+
+    A resample draws the clusters with replacement and takes all the rows of each, so a row's count is its cluster's;
+    ``np.repeat(np.arange(n), counts[b])`` is resample b as an index array. With clusters its size varies from one
+    resample to the next; with ``clusters`` None every row is its own cluster and each resample has n rows.
+    """
+    draws, cluster_of_row = cluster_draws(clusters, n, samples, seed)
+    return draws.astype(np.int32)[:, cluster_of_row]
+
+
+def percentile_interval(values: np.ndarray, confidence: float) -> tuple[np.ndarray, np.ndarray]:
+    """Lower and upper percentile bounds of the bootstrap replicates ``values`` over axis 0 (floats for a 1-D array);
+    NaN when there are no replicates."""
+    values = np.asarray(values, dtype=float)
+    if not len(values):
+        empty = np.full(values.shape[1:], np.nan)
+        return empty, empty
+    tail = (1 - confidence) / 2
+    low, high = np.quantile(values, [tail, 1 - tail], axis=0)
+    return low, high
+
+
+def difference_summary(observed: float, differences: np.ndarray, confidence: float) -> dict:
+    """A paired bootstrap's result from the observed difference and the resampled ones (NaN replicates dropped):
+    ``difference``, the percentile interval ``low``, ``high`` and a two-sided ``p_value`` (twice the smaller share of
+    replicates on either side of zero, never below 1 / replicates, the finest a bootstrap resolves); the interval and
+    the p-value are None without replicates."""
+    differences = np.asarray(differences, dtype=float)
+    differences = differences[np.isfinite(differences)]
+    low, high = percentile_interval(differences, confidence)
+    p_value = None
+    if len(differences):
+        tail = min(np.mean(differences <= 0), np.mean(differences >= 0))
+        p_value = float(min(1.0, max(2 * tail, 1 / len(differences))))
+    return {"difference": float(observed), "low": _json_number(low), "high": _json_number(high), "p_value": p_value}
+
+
+def paired_bootstrap(
+    metric: Callable[[np.ndarray, np.ndarray], float],
+    truth: np.ndarray,
+    predicted_a: np.ndarray,
+    predicted_b: np.ndarray,
+    clusters: np.ndarray | None,
+    samples: int,
+    seed: int,
+    confidence: float,
+) -> dict:
+    """``metric(truth, predicted_a) - metric(truth, predicted_b)`` with a percentile interval and a two-sided p-value
+    (``difference_summary``) from ``samples`` cluster resamples (``cluster_draws``) applied to both at once.
+
+    Works for any ``metric``, calling it twice per resample; for a metric of the confusion matrix,
+    ``sasnet.classification.paired_bootstrap_difference`` computes the same from the same draws, vectorised.
+    """
+    truth, predicted_a, predicted_b = (np.asarray(values) for values in (truth, predicted_a, predicted_b))
+    n = len(truth)
+    if predicted_a.shape != truth.shape or predicted_b.shape != truth.shape:
+        raise ValueError("truth and both predictions must be equally long")
+    draws, cluster_of_row = cluster_draws(clusters, n, samples, seed)
+    rows = np.arange(n)
+    differences = np.empty(samples)
+    for i, drawn in enumerate(draws):
+        resample = np.repeat(rows, drawn[cluster_of_row])
+        differences[i] = (metric(truth[resample], predicted_a[resample])
+                          - metric(truth[resample], predicted_b[resample]))
+    return difference_summary(metric(truth, predicted_a) - metric(truth, predicted_b), differences, confidence)
+
+
+def holm_adjusted(p_values: Sequence[float]) -> np.ndarray:
+    """Holm's step-down adjustment: the family-wise error stays at alpha over all the pairwise tests."""
+    p = np.asarray(p_values, dtype=float)
+    order = np.argsort(p, kind="stable")
+    scaled = np.minimum(1.0, (len(p) - np.arange(len(p))) * p[order])
+    adjusted = np.empty_like(p)
+    adjusted[order] = np.maximum.accumulate(scaled)
+    return adjusted
+
+
+def pearson(x: np.ndarray, y: np.ndarray) -> float:
+    """Pearson correlation; NaN when either list is constant."""
+    x_centred, y_centred = x - x.mean(), y - y.mean()
+    denominator = np.sqrt((x_centred @ x_centred) * (y_centred @ y_centred))
+    return float(x_centred @ y_centred / denominator) if denominator > 0 else float("nan")
+
+
+def _json_number(value: np.ndarray | float) -> float | None:
+    """JSON has no NaN: an interval without replicates is null."""
+    return None if np.isnan(value) else float(value)
+
+
+# ---- significance tests
 
 
 def mse_f_test(mse_a: float, mse_b: float, n: int) -> dict:

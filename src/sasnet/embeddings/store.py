@@ -17,6 +17,7 @@ import scipy.sparse as sp
 
 from sasnet import paths
 from sasnet.data.configs import SPLITS
+from sasnet.errors import PipelineError
 from sasnet.io import atomic_path, write_parquet
 
 ROW_INDEX = "reviews.parquet"
@@ -66,3 +67,18 @@ def read_any(folder: str | os.PathLike, pooling: str) -> np.ndarray | sp.csr_mat
     if (Path(folder) / f"{pooling}.npz").exists():
         return read_sparse(folder, pooling)
     return read_dense(folder, pooling)
+
+
+def read_normalized(name: str, pooling: str | None,
+                    reviews: pd.DataFrame | None = None) -> tuple[pd.DataFrame, np.ndarray | sp.csr_matrix]:
+    """The one loader of a model's input embedding: the row index and normalised ``pooling`` matrix of the
+    embed.encoders entry ``name``; with ``reviews``, checked to follow their rows (the split files' order)."""
+    folder = paths.normalized_dir(name)
+    try:
+        index, matrix = read_row_index(folder), read_any(folder, pooling)
+    except FileNotFoundError as error:
+        raise PipelineError(f"no {pooling!r} embedding in {folder} ({error.filename}): run `dvc repro normalize`"
+                            ) from None
+    if reviews is not None and not index["review_id"].equals(reviews["review_id"]):
+        raise PipelineError(f"{folder} was computed for other reviews than data/split holds: run `dvc repro normalize`")
+    return index, matrix

@@ -4,12 +4,11 @@ A family's package (``sasnet/models/<family>/__init__.py``) is light, so validat
 torch or a recommender library. It defines:
 
 - ``Config``: the frozen dataclass of its params section (params.yaml's top-level key ``<family>``);
-- ``READS_EMBEDDING``: whether its models read a review embedding (``input: normalized/<encoder run>`` and a
-  ``pooling``) or only the split's reviews (``input: split``);
-- ``READS_SEMANTIC_IDS`` (optional, default False): whether its models read the catalogue's semantic IDs and
-  metadata (``input: semantic_ids``: data/semantic_ids, ``sasnet.item_codes``);
+- ``READS``: the kind of input its models read, a key of ``sasnet.inputs.INPUT_KINDS``: ``ratings`` (the task's
+  own split), ``review_text`` (the split with its text), ``embedding`` (``input: normalized/<encoder run>`` and a
+  ``pooling``) or ``semantic_ids`` (the catalogue's semantic IDs and metadata);
 - ``RECOMMENDER``: the name of its ``Recommender`` subclass in ``<family>/model.py`` (imported only to train or
-  predict, by ``recommender_class``), or None for a family that only ranks;
+  predict, by ``model_class``), or None for a family that only ranks;
 - ``RANKER`` (optional): the name of its ``Ranker`` subclass in ``<family>/model.py``, for a family that ranks the
   catalogue (the ranking task: params.yaml's ``rankers`` map, ``rank@<ranker>`` stages).
 
@@ -27,29 +26,36 @@ FAMILIES = tuple(sorted(module.name for module in pkgutil.iter_modules(__path__)
 
 
 def family(name: str) -> ModuleType:
-    """The family's light package (its Config, READS_EMBEDDING and RECOMMENDER)."""
+    """The family's light package (its Config, READS, RECOMMENDER and RANKER)."""
     if name not in FAMILIES:
         raise KeyError(f"unknown model family {name!r}; families: {', '.join(FAMILIES)}")
     return importlib.import_module(f"{__name__}.{name}")
 
 
+TASK_CLASSES = {"classify": "RECOMMENDER", "rank": "RANKER"}  # the model class a family names for each task
+
+
+def serves(name: str, task: str) -> bool:
+    """Whether family ``name`` has a model class for ``task`` (classify or rank)."""
+    return getattr(family(name), TASK_CLASSES[task], None) is not None
+
+
+def model_class(name: str, task: str) -> type:
+    """The family's Recommender or Ranker subclass for ``task`` (this imports its model code: torch, cornac, ...)."""
+    return getattr(importlib.import_module(f"{__name__}.{name}.model"), getattr(family(name), TASK_CLASSES[task]))
+
+
 def recommender_class(name: str) -> type:
-    """The family's Recommender subclass (this imports its model code: torch, cornac, scikit-learn)."""
-    return _model_class(name, family(name).RECOMMENDER)
+    return model_class(name, "classify")
 
 
 def ranker_class(name: str) -> type:
-    """The family's Ranker subclass (this imports its model code)."""
-    return _model_class(name, family(name).RANKER)
-
-
-def _model_class(name: str, class_name: str) -> type:
-    return getattr(importlib.import_module(f"{__name__}.{name}.model"), class_name)
+    return model_class(name, "rank")
 
 
 def can_classify(name: str) -> bool:
-    return family(name).RECOMMENDER is not None
+    return serves(name, "classify")
 
 
 def can_rank(name: str) -> bool:
-    return getattr(family(name), "RANKER", None) is not None
+    return serves(name, "rank")

@@ -3,7 +3,7 @@
 A ``Recommender`` is fitted on the train reviews (the valid reviews may stop it early or select it) and then gives
 class probabilities for any (user, business) examples (``histories.Examples``): the evaluated reviews, each left
 out of its own histories, or pairs asked about at inference. Families differ only in what they read
-(``READS_EMBEDDING``) and how they fit; evaluation, the report and inference treat them all alike.
+(``READS``) and how they fit; evaluation, the report and inference treat them all alike.
 
 A model folder holds ``model.safetensors`` (every array of the fitted state) and ``model.json`` (the family, its
 config, the class names, the model's input and any scalars of the state). Nothing is pickled.
@@ -19,19 +19,22 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 from safetensors.numpy import load_file, save_file
 
+from sasnet import fingerprint
 from sasnet.config import build
 from sasnet.errors import PipelineError
-from sasnet.histories import Examples
 from sasnet.io import atomic_path, write_json
-from sasnet.model_data import ModelData
-from sasnet.models import family, ranker_class, recommender_class
-from sasnet.ranking.data import RankingData
+from sasnet.models import family, model_class
+
+if TYPE_CHECKING:  # each task's data, for the annotations only: a classifier's stage never imports ranking code
+    from sasnet.histories import Examples
+    from sasnet.model_data import ModelData
+    from sasnet.ranking.data import RankingData
 
 WEIGHTS = "model.safetensors"
 INFO = "model.json"
@@ -62,7 +65,9 @@ class StoredModel(ABC):
     def restore(self, arrays: dict[str, np.ndarray], state: dict[str, Any], data: Any) -> None:
         """Set the fitted state from ``arrays()`` and ``state()`` as saved."""
 
-    def save(self, folder: str | Path, model_input: dict[str, Any]) -> None:
+    def save(self, folder: str | Path, model_input: dict[str, Any],
+             data: ModelData | RankingData | None = None) -> None:
+        """Save to ``folder``; with the ``data`` it was fitted on, its fingerprint, which inference requires."""
         folder = Path(folder)
         with atomic_path(folder / WEIGHTS) as tmp:
             # safetensors stores whole buffers: a transposed or broadcast view must be made contiguous first
@@ -73,6 +78,7 @@ class StoredModel(ABC):
             "config": asdict(self.config),
             "class_names": self.class_names,
             "input": model_input,
+            "fingerprint": None if data is None else fingerprint.of(data),
             "state": self.state(),
         }
         write_json(info, folder / INFO)
@@ -123,7 +129,6 @@ def load_model(folder: str | Path, data: ModelData | RankingData) -> StoredModel
     """The model saved in ``folder``, ready to predict on ``data`` (the reviews or interactions it was trained with)."""
     info = read_info(folder)
     config = build(family(info["family"]).Config, info["config"])
-    model_class = ranker_class if info.get("task") == Ranker.TASK else recommender_class
-    model = model_class(info["family"])(config, info["class_names"])
+    model = model_class(info["family"], info["task"])(config, info["class_names"])
     model.restore(load_file(str(Path(folder) / WEIGHTS)), info["state"], data)
     return model

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from sasnet.embeddings.device import peak_memory_mb, resolve_device
+from sasnet.device import peak_memory_mb, resolve_device
 from sasnet.models.base import FitResult, Ranker
 from sasnet.models.early_stopping import early_stopping, minibatches
 from sasnet.ranking.data import RankingData

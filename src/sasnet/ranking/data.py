@@ -11,9 +11,10 @@ import pandas as pd
 import scipy.sparse as sp
 
 from sasnet import paths
+from sasnet.embeddings import store
 from sasnet.errors import PipelineError
+from sasnet.inputs import ModelInput
 from sasnet.item_codes import ItemCodes, load_item_codes
-from sasnet.model_data import read_embedding
 
 # What a user has shown before each target; "next" is the whole history, to recommend what comes after it.
 HISTORY_OF = {"valid": ("train",), "test": ("train", "valid"), "next": ("train", "valid", "test")}
@@ -127,21 +128,21 @@ class RankingData:
         return np.bincount(self.part("train")["item"], minlength=self.n_items)
 
 
-def load_ranking_data(embedding: str | None = None, pooling: str | None = None,
-                      semantic_ids: bool = False) -> RankingData:
-    """data/rank_split, with ``embedding`` (an embed.encoders entry) its normalised ``pooling`` per review, with
-    ``semantic_ids`` the catalogue's semantic IDs (data/semantic_ids)."""
+def load_ranking_data(model_input: ModelInput = ModelInput()) -> RankingData:
+    """data/rank_split; for an embedding input, the normalised pooling of each interaction's review; for a
+    semantic-ID input, the catalogue's semantic IDs (data/semantic_ids)."""
+    embedding, pooling = model_input.embedding, model_input.pooling
     try:
         interactions = pd.read_parquet(paths.RANK_INTERACTIONS)
         items = pd.read_parquet(paths.RANK_ITEMS)
     except FileNotFoundError as error:
         raise PipelineError(f"{error.filename} is missing: run `dvc repro rank_split`") from None
     data = RankingData.from_frames(interactions, items)
-    if semantic_ids:
+    if model_input.semantic_ids:
         codes = load_item_codes()
         codes.rows(data.items["business_id"])  # every catalogue item has an ID
         data = replace(data, item_codes=codes)
     if embedding is None:
         return data
-    index, matrix = read_embedding(embedding, pooling)
+    index, matrix = store.read_normalized(embedding, pooling)
     return data.with_embedding(index["review_id"], matrix, str(paths.normalized_dir(embedding)))

@@ -14,7 +14,7 @@ import scipy.sparse as sp
 from scipy.stats import rankdata
 
 from sasnet.errors import PipelineError
-from sasnet.scoring import percentile_interval
+from sasnet.stats import cluster_resamples, percentile_interval
 
 METRICS = ("recall", "ndcg", "mrr", "hit_rate")
 
@@ -49,15 +49,16 @@ def per_user(ranks: np.ndarray, k: int) -> dict[str, np.ndarray]:
 
 
 def summary(values: dict[str, np.ndarray], k: int, bootstrap_samples: int, seed: int, confidence: float) -> dict:
-    """Mean of each metric over users, with a percentile interval from users resampled with replacement."""
+    """Mean of each metric over users, with a percentile interval from users resampled with replacement (the
+    classification task's user bootstrap, ``sasnet.stats.cluster_resamples``, with one row per user)."""
     n = len(next(iter(values.values())))
     if n == 0:
         raise PipelineError("no evaluated user: no held-out target is relevant (see ranking.relevant)")
-    drawn = np.random.default_rng(seed).integers(n, size=(bootstrap_samples, n))
+    counts = cluster_resamples(None, n, bootstrap_samples, seed)  # each user its own cluster
     report = {"users": n, "k": k}
     for metric in METRICS:
         name = metric if metric == "mrr" else f"{metric}@{k}"
-        low, high = percentile_interval(values[metric][drawn].mean(axis=1), confidence)
+        low, high = percentile_interval(counts @ values[metric] / n, confidence)
         report |= {name: float(values[metric].mean()), f"{name}_low": _number(low), f"{name}_high": _number(high)}
     return report
 

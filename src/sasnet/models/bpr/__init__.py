@@ -10,30 +10,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-READS_EMBEDDING = False
+from sasnet.config import bounded
+
+READS = "ratings"  # sasnet.inputs: the task's own split, no text
 
 
 @dataclass(frozen=True)
 class BPRConfig:
-    k: int  # latent factors
-    max_iter: int  # SGD epochs (each draws as many (user, positive, negative) triples as there are train reviews)
-    learning_rate: float  # SGD step
-    lambda_reg: float  # L2 strength, per drawn triple (cornac's lambda_reg)
-    fold_in_reg: float  # L2 penalty on a folded-in user's p against its pool's summed log-likelihood
-    seed: int  # cornac's initialisation and triple draws, and the calibration subset; also single-threads its SGD
-    calibration_reviews: int  # train reviews (a seeded subset) whose fold-in scores fit the calibrator
-
-    def check(self) -> list[str]:
-        rules = (
-            ("k", self.k, self.k >= 1, ">= 1"),
-            ("max_iter", self.max_iter, self.max_iter >= 1, ">= 1"),
-            ("learning_rate", self.learning_rate, self.learning_rate > 0, "> 0"),
-            ("lambda_reg", self.lambda_reg, self.lambda_reg >= 0, ">= 0"),
-            ("fold_in_reg", self.fold_in_reg, self.fold_in_reg > 0, "> 0"),
-            ("seed", self.seed, self.seed >= 0, ">= 0"),
-            ("calibration_reviews", self.calibration_reviews, self.calibration_reviews >= 10, ">= 10"),
-        )
-        return [f"{name}: must be {bound} (got {value})" for name, value, valid, bound in rules if not valid]
+    k: int = bounded(ge=1)  # latent factors
+    max_iter: int = bounded(ge=1)  # SGD epochs (each draws as many (user, positive, negative) triples as there are train reviews)
+    learning_rate: float = bounded(gt=0)  # SGD step
+    lambda_reg: float = bounded(ge=0)  # L2 strength, per drawn triple (cornac's lambda_reg)
+    fold_in_reg: float = bounded(gt=0)  # L2 penalty on a folded-in user's p against its pool's summed log-likelihood
+    seed: int = bounded(ge=0)  # cornac's initialisation and triple draws, and the calibration subset; also single-threads its SGD
+    calibration_reviews: int = bounded(ge=10)  # train reviews (a seeded subset) whose fold-in scores fit the calibrator
 
 
 Config = BPRConfig

@@ -18,46 +18,37 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-READS_EMBEDDING = False
+from sasnet.config import bounded
+
+READS = "ratings"  # sasnet.inputs: the task's own split, no text
 
 
 @dataclass(frozen=True)
 class CornacSeqConfig:
     model: Literal["sasrec", "bert4rec", "gru4rec"]
-    hidden_dim: int  # item embedding and hidden size (gru4rec: its GRU layer's units)
-    max_len: int  # the transformers read the last max_len items of a history (gru4rec: ignored)
-    blocks: int  # transformer layers (gru4rec: ignored)
-    heads: int  # attention heads, dividing hidden_dim (gru4rec: ignored)
-    dropout: float  # the transformers' dropout; gru4rec's hidden-layer dropout (dropout_p_hidden)
-    negatives: int  # popularity-sampled negatives shared by a batch (cornac's n_sample); 0: in-batch ones only
-    epochs: int
-    batch_size: int  # training prefixes (transformers) or parallel sessions (gru4rec) per step
-    lr: float
+    hidden_dim: int = bounded(ge=1)  # item embedding and hidden size (gru4rec: its GRU layer's units)
+    max_len: int = bounded(ge=1)  # the transformers read the last max_len items of a history (gru4rec: ignored)
+    blocks: int = bounded(ge=1)  # transformer layers (gru4rec: ignored)
+    heads: int = bounded(ge=1)  # attention heads, dividing hidden_dim (gru4rec: ignored)
+    dropout: float = bounded(ge=0, lt=1)  # the transformers' dropout; gru4rec's hidden-layer dropout (dropout_p_hidden)
+    negatives: int = bounded(ge=0)  # popularity-sampled negatives shared by a batch (cornac's n_sample); 0: in-batch ones only
+    epochs: int = bounded(ge=1)
+    batch_size: int = bounded(ge=2)  # training prefixes (transformers) or parallel sessions (gru4rec) per step; cornac skips batches of one
+    lr: float = bounded(gt=0)
     selection: Literal["last", "best"]  # cornac's model_selection: the last epoch, or the best by valid NDCG
-    val_every: int  # with selection best: epochs between valid evaluations (cornac's val_eval_every)
-    val_k: int  # with selection best: the cut of the valid NDCG
-    seed: int  # torch's and cornac's sampling seed: a fit on the CPU is reproducible
+    val_every: int = bounded(ge=1)  # with selection best: epochs between valid evaluations (cornac's val_eval_every)
+    val_k: int = bounded(ge=1)  # with selection best: the cut of the valid NDCG
+    seed: int = bounded(ge=0)  # torch's and cornac's sampling seed: a fit on the CPU is reproducible
     device: Literal["auto", "cpu", "cuda"] = "cpu"  # auto: cuda when available
 
     def check(self) -> list[str]:
-        rules = (
-            ("hidden_dim", self.hidden_dim, self.hidden_dim >= 1, ">= 1"),
-            ("max_len", self.max_len, self.max_len >= 1, ">= 1"),
-            ("blocks", self.blocks, self.blocks >= 1, ">= 1"),
-            ("heads", self.heads, self.heads >= 1 and self.hidden_dim % self.heads == 0,
-             f"a divisor of hidden_dim {self.hidden_dim}"),
-            ("dropout", self.dropout, 0 <= self.dropout < 1, "in [0, 1)"),
-            ("negatives", self.negatives, self.negatives >= 0, ">= 0"),
-            ("epochs", self.epochs, self.epochs >= 1, ">= 1"),
-            ("batch_size", self.batch_size, self.batch_size >= 2, ">= 2"),  # cornac skips batches of one
-            ("lr", self.lr, self.lr > 0, "> 0"),
-            ("val_every", self.val_every,  # beyond epochs, cornac would never evaluate valid
-             self.val_every >= 1 and (self.selection == "last" or self.val_every <= self.epochs),
-             f">= 1 and, with selection best, <= epochs {self.epochs}"),
-            ("val_k", self.val_k, self.val_k >= 1, ">= 1"),
-            ("seed", self.seed, self.seed >= 0, ">= 0"),
-        )
-        return [f"{name}: must be {bound} (got {value})" for name, value, valid, bound in rules if not valid]
+        problems = []
+        if self.heads >= 1 and self.hidden_dim % self.heads:
+            problems.append(f"heads: must be a divisor of hidden_dim {self.hidden_dim} (got {self.heads})")
+        if self.selection == "best" and self.val_every > self.epochs:  # cornac would never evaluate valid
+            problems.append(f"val_every: must be >= 1 and, with selection best, <= epochs {self.epochs} "
+                            f"(got {self.val_every})")
+        return problems
 
 
 Config = CornacSeqConfig

@@ -13,7 +13,7 @@ from cornac.data import SequentialDataset
 from cornac.models import BERT4Rec, GRU4Rec, SASRec
 from cornac.models.recommender import NextItemRecommender
 
-from sasnet.embeddings.device import resolve_device
+from sasnet.device import resolve_device
 from sasnet.errors import PipelineError
 from sasnet.models.base import FitResult, Ranker
 from sasnet.ranking.data import RankingData

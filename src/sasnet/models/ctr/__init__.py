@@ -23,8 +23,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-READS_EMBEDDING = False
-READS_SEMANTIC_IDS = True
+from sasnet.config import bounded
+
+READS = "semantic_ids"  # sasnet.inputs: the catalogue's semantic IDs and metadata
 
 ARCHITECTURES = ("wide_deep", "deepfm", "dlrm")
 
@@ -34,35 +35,23 @@ class CTRConfig:
     architecture: Literal["wide_deep", "deepfm", "dlrm"]
     items: Literal["id", "semantic"]  # the item's field(s): its ID, or its semantic-ID tokens
     code_keys: Literal["prefix", "level"]  # semantic: a field per ID prefix, or per token value
-    embedding_dim: int
+    embedding_dim: int = bounded(ge=1)
     hidden_dims: list[int]  # the MLPs' layers (DLRM: its top MLP; its bottom MLP is one layer to embedding_dim)
-    dropout: float
-    epochs: int  # upper bound; early stopping ends sooner
-    patience: int
-    batch_size: int
-    lr: float  # AdamW
-    weight_decay: float
-    negatives: int  # ranking: sampled negatives per train interaction
-    prior_strength: float  # pseudo-reviews at the train class shares added to each user's shares
-    seed: int
+    dropout: float = bounded(ge=0, lt=1)
+    epochs: int = bounded(ge=1)  # upper bound; early stopping ends sooner
+    patience: int = bounded(ge=1)
+    batch_size: int = bounded(ge=1)
+    lr: float = bounded(gt=0)  # AdamW
+    weight_decay: float = bounded(ge=0)
+    negatives: int = bounded(ge=1)  # ranking: sampled negatives per train interaction
+    prior_strength: float = bounded(ge=0)  # pseudo-reviews at the train class shares added to each user's shares
+    seed: int = bounded(ge=0)
     device: Literal["auto", "cpu", "cuda"] = "auto"
 
     def check(self) -> list[str]:
-        rules = (
-            ("embedding_dim", self.embedding_dim, self.embedding_dim >= 1, ">= 1"),
-            ("hidden_dims", list(self.hidden_dims), all(width >= 1 for width in self.hidden_dims),
-             "a list of widths >= 1"),
-            ("dropout", self.dropout, 0 <= self.dropout < 1, "in [0, 1)"),
-            ("epochs", self.epochs, self.epochs >= 1, ">= 1"),
-            ("patience", self.patience, self.patience >= 1, ">= 1"),
-            ("batch_size", self.batch_size, self.batch_size >= 1, ">= 1"),
-            ("lr", self.lr, self.lr > 0, "> 0"),
-            ("weight_decay", self.weight_decay, self.weight_decay >= 0, ">= 0"),
-            ("negatives", self.negatives, self.negatives >= 1, ">= 1"),
-            ("prior_strength", self.prior_strength, self.prior_strength >= 0, ">= 0"),
-            ("seed", self.seed, self.seed >= 0, ">= 0"),
-        )
-        return [f"{name}: must be {bound} (got {value})" for name, value, valid, bound in rules if not valid]
+        if all(width >= 1 for width in self.hidden_dims):
+            return []
+        return [f"hidden_dims: must be a list of widths >= 1 (got {list(self.hidden_dims)})"]
 
 
 Config = CTRConfig

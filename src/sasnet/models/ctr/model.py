@@ -7,10 +7,9 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
-from sklearn.metrics import f1_score
 
-from sasnet.classification import class_shares
-from sasnet.embeddings.device import peak_memory_mb, resolve_device
+from sasnet.classification import class_shares, confusion_counts, confusion_scores
+from sasnet.device import peak_memory_mb, resolve_device
 from sasnet.errors import PipelineError
 from sasnet.histories import Examples
 from sasnet.item_codes import ItemCodes, require_codes
@@ -127,7 +126,8 @@ class CTRRecommender(CTRNetworkState, Recommender):
 
         def valid_macro_f1() -> float:
             predicted = self._probabilities(*valid_inputs).argmax(axis=1)
-            return float(f1_score(valid_labels, predicted, average="macro", labels=range(len(self.class_names))))
+            confusion = confusion_counts(valid_labels, predicted, len(self.class_names))
+            return float(confusion_scores(confusion)["macro_f1"])
 
         curves, facts = early_stopping(self.network, train_epoch, valid_macro_f1, self.config, "macro_f1", progress,
                                        self.config.architecture)

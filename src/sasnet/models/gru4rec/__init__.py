@@ -6,18 +6,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from sasnet.config import bounded
 from sasnet.models.next_item_config import NextItemConfig
 
-READS_EMBEDDING = False
+READS = "ratings"  # sasnet.inputs: the task's own split, no text
 
 
 @dataclass(frozen=True)
 class GRU4RecConfig(NextItemConfig):
     cell: Literal["gru", "lstm"]
-    layers: int
-
-    def architecture_problems(self) -> list[str]:
-        return [f"layers: must be >= 1 (got {self.layers})"] if self.layers < 1 else []
+    layers: int = bounded(ge=1)
 
 
 Config = GRU4RecConfig

@@ -11,32 +11,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-READS_EMBEDDING = False
+from sasnet.config import bounded
+
+READS = "review_text"  # sasnet.inputs: the task's own split with its review text
 
 
 @dataclass(frozen=True)
 class HFTConfig:
-    k: int  # latent factors, also the number of topics
-    max_iter: int  # EM iterations (one topic-assignment sweep plus one L-BFGS run each)
-    grad_iter: int  # L-BFGS iterations per EM iteration
-    lambda_text: float  # weight of the corpus log-likelihood against the squared rating errors
-    l2_reg: float  # L2 strength of the user and item factors
-    vocab_size: int  # the most frequent words kept (English stop words dropped)
-    fold_in_reg: float  # ridge penalty on a folded-in user's (p, b_u); the pool's reviews outweigh it as they grow
-    seed: int  # cornac's initialisation and numpy's global generator, which HFT's topic sampling draws from
-
-    def check(self) -> list[str]:
-        rules = (
-            ("k", self.k, self.k >= 1, ">= 1"),
-            ("max_iter", self.max_iter, self.max_iter >= 1, ">= 1"),
-            ("grad_iter", self.grad_iter, self.grad_iter >= 1, ">= 1"),
-            ("lambda_text", self.lambda_text, self.lambda_text >= 0, ">= 0"),
-            ("l2_reg", self.l2_reg, self.l2_reg >= 0, ">= 0"),
-            ("vocab_size", self.vocab_size, self.vocab_size >= 1, ">= 1"),
-            ("fold_in_reg", self.fold_in_reg, self.fold_in_reg > 0, "> 0"),
-            ("seed", self.seed, 0 <= self.seed < 2**32, "in [0, 2^32)"),
-        )
-        return [f"{name}: must be {bound} (got {value})" for name, value, valid, bound in rules if not valid]
+    k: int = bounded(ge=1)  # latent factors, also the number of topics
+    max_iter: int = bounded(ge=1)  # EM iterations (one topic-assignment sweep plus one L-BFGS run each)
+    grad_iter: int = bounded(ge=1)  # L-BFGS iterations per EM iteration
+    lambda_text: float = bounded(ge=0)  # weight of the corpus log-likelihood against the squared rating errors
+    l2_reg: float = bounded(ge=0)  # L2 strength of the user and item factors
+    vocab_size: int = bounded(ge=1)  # the most frequent words kept (English stop words dropped)
+    fold_in_reg: float = bounded(gt=0)  # ridge penalty on a folded-in user's (p, b_u); the pool's reviews outweigh it as they grow
+    seed: int = bounded(ge=0, lt=2**32)  # cornac's initialisation and numpy's global generator, which HFT's topic sampling draws from
 
 
 Config = HFTConfig

@@ -10,28 +10,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-READS_EMBEDDING = False
+from sasnet.config import bounded
+
+READS = "ratings"  # sasnet.inputs: the task's own split, no text
 
 
 @dataclass(frozen=True)
 class MFConfig:
-    k: int  # latent factors
-    max_iter: int  # SGD epochs over the train reviews
-    learning_rate: float  # SGD step
-    lambda_reg: float  # L2 strength of every parameter, per review (cornac's lambda_reg)
-    fold_in_reg: float  # ridge penalty on a folded-in user's (p, b_u); the pool's reviews outweigh it as they grow
-    seed: int  # cornac's initialisation; a seed also makes its SGD single-threaded, hence deterministic
-
-    def check(self) -> list[str]:
-        rules = (
-            ("k", self.k, self.k >= 1, ">= 1"),
-            ("max_iter", self.max_iter, self.max_iter >= 1, ">= 1"),
-            ("learning_rate", self.learning_rate, self.learning_rate > 0, "> 0"),
-            ("lambda_reg", self.lambda_reg, self.lambda_reg >= 0, ">= 0"),
-            ("fold_in_reg", self.fold_in_reg, self.fold_in_reg > 0, "> 0"),
-            ("seed", self.seed, self.seed >= 0, ">= 0"),
-        )
-        return [f"{name}: must be {bound} (got {value})" for name, value, valid, bound in rules if not valid]
+    k: int = bounded(ge=1)  # latent factors
+    max_iter: int = bounded(ge=1)  # SGD epochs over the train reviews
+    learning_rate: float = bounded(gt=0)  # SGD step
+    lambda_reg: float = bounded(ge=0)  # L2 strength of every parameter, per review (cornac's lambda_reg)
+    fold_in_reg: float = bounded(gt=0)  # ridge penalty on a folded-in user's (p, b_u); the pool's reviews outweigh it as they grow
+    seed: int = bounded(ge=0)  # cornac's initialisation; a seed also makes its SGD single-threaded, hence deterministic
 
 
 Config = MFConfig

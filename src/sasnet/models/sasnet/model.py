@@ -20,7 +20,7 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-from sasnet.embeddings.device import peak_memory_mb
+from sasnet.device import peak_memory_mb
 from sasnet.errors import PipelineError
 from sasnet.histories import Examples, Histories
 from sasnet.model_data import ModelData

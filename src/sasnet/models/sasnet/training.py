@@ -28,11 +28,11 @@ import numpy as np
 import pandas as pd
 import torch
 import torch.nn.functional as F
-from tqdm import tqdm
 
 from sasnet.classification import confusion_counts, confusion_scores
-from sasnet.embeddings.device import cpu_has_native_bf16, resolve_device
+from sasnet.device import cpu_has_native_bf16, resolve_device
 from sasnet.errors import PipelineError
+from sasnet.models.early_stopping import StoppingBar, under_trained_fit
 from sasnet.models.sasnet import STAR_LEVELS, SasnetConfig
 from sasnet.models.sasnet.network import SASNet
 
@@ -75,6 +75,7 @@ class TrainingResult:
     best_valid: Scores
     history: list[EpochRecord]
     stopped_early: bool  # the patience ran out before config.epochs
+    max_epochs: int  # config.epochs, the cap
     seconds_per_epoch: float  # mean wall time of an epoch: drawing sets, training, validating
     train_examples_per_second: float  # drawing sets and training only
     parameter_count: int
@@ -97,7 +98,9 @@ class TrainingResult:
             "best_epoch": self.best_epoch,
             "best_valid": asdict(self.best_valid),
             "epochs_run": len(self.history),
+            "max_epochs": self.max_epochs,
             "stopped_early": self.stopped_early,
+            "under_trained": under_trained_fit(self.best_epoch, len(self.history), self.max_epochs),
             "seconds_per_epoch": self.seconds_per_epoch,
             "train_examples_per_second": self.train_examples_per_second,
             "parameter_count": self.parameter_count,
@@ -144,10 +147,7 @@ def train_sasnet(
         model = SASNet(config, table.embeddings.shape[1], n_classes).to(device)
         optimizer = _adamw(model, config)
         best_epoch, best_macro_f1, best_state = 0, -math.inf, {}
-        # The bar's end is where early stopping will stop if valid macro-F1 does not improve again, so its
-        # time left is an honest estimate (config.epochs is only an upper bound).
-        bar = tqdm(total=min(config.epochs, config.patience), desc="train_sasnet (to early stop)", unit="epoch",
-                   disable=not progress)
+        bar = StoppingBar("train_sasnet", config.epochs, config.patience, progress)
         for epoch in range(1, config.epochs + 1):
             start = time.perf_counter()
             if epoch == 1 or config.resample_sets:
@@ -165,12 +165,7 @@ def train_sasnet(
             if valid_scores.macro_f1 > best_macro_f1:
                 best_epoch, best_macro_f1 = epoch, valid_scores.macro_f1
                 best_state = {name: value.detach().clone() for name, value in model.state_dict().items()}
-            bar.total = min(config.epochs, best_epoch + config.patience)
-            bar.set_postfix(
-                valid_macro_f1=f"{valid_scores.macro_f1:.4f}", best_epoch=best_epoch,
-                patience_left=config.patience - (epoch - best_epoch), refresh=False,
-            )
-            bar.update(1)
+            bar.update(epoch, best_epoch, valid_macro_f1=f"{valid_scores.macro_f1:.4f}")
             if epoch - best_epoch >= config.patience:
                 break
         bar.close()
@@ -184,6 +179,7 @@ def train_sasnet(
         best_valid=best_valid,
         history=history,
         stopped_early=len(history) < config.epochs,
+        max_epochs=config.epochs,
         seconds_per_epoch=sum(record.seconds for record in history) / len(history),
         train_examples_per_second=len(train_rows) * len(history) / train_seconds,
         parameter_count=model.parameter_count(),

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from sasnet.models.next_item_config import AttentionConfig
 
-READS_EMBEDDING = False
+READS = "ratings"  # sasnet.inputs: the task's own split, no text
 
 
 @dataclass(frozen=True)

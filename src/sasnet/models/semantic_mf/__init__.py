@@ -20,34 +20,23 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-READS_EMBEDDING = False
-READS_SEMANTIC_IDS = True
+from sasnet.config import bounded
+
+READS = "semantic_ids"  # sasnet.inputs: the catalogue's semantic IDs and metadata
 
 
 @dataclass(frozen=True)
 class SemanticMFConfig:
     items: Literal["id", "semantic"]  # an item's vector: its own, or composed from its semantic-ID codes
     code_keys: Literal["prefix", "level"]  # semantic: an embedding per ID prefix, or per level code
-    k: int  # latent factors
-    epochs: int  # passes over the train stars
-    batch_size: int
-    lr: float  # Adam
-    lambda_reg: float  # L2 of every parameter an example touches (p_u, q_i, b_u, b_i), per review, as cornac's MF
-    fold_in_reg: float  # ridge penalty of a folded-in user's (p, b_u) on the class task
-    seed: int
+    k: int = bounded(ge=1)  # latent factors
+    epochs: int = bounded(ge=1)  # passes over the train stars
+    batch_size: int = bounded(ge=1)
+    lr: float = bounded(gt=0)  # Adam
+    lambda_reg: float = bounded(ge=0)  # L2 of every parameter an example touches (p_u, q_i, b_u, b_i), per review, as cornac's MF
+    fold_in_reg: float = bounded(gt=0)  # ridge penalty of a folded-in user's (p, b_u) on the class task
+    seed: int = bounded(ge=0)
     device: Literal["auto", "cpu", "cuda"] = "auto"
-
-    def check(self) -> list[str]:
-        rules = (
-            ("k", self.k, self.k >= 1, ">= 1"),
-            ("epochs", self.epochs, self.epochs >= 1, ">= 1"),
-            ("batch_size", self.batch_size, self.batch_size >= 1, ">= 1"),
-            ("lr", self.lr, self.lr > 0, "> 0"),
-            ("lambda_reg", self.lambda_reg, self.lambda_reg >= 0, ">= 0"),
-            ("fold_in_reg", self.fold_in_reg, self.fold_in_reg > 0, "> 0"),
-            ("seed", self.seed, self.seed >= 0, ">= 0"),
-        )
-        return [f"{name}: must be {bound} (got {value})" for name, value, valid, bound in rules if not valid]
 
 
 Config = SemanticMFConfig

@@ -11,7 +11,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from sasnet.embeddings.device import resolve_device
+from sasnet.device import resolve_device
 from sasnet.item_codes import ItemCodes, require_codes
 from sasnet.model_data import ModelData
 from sasnet.models.base import FitResult

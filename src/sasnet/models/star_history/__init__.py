@@ -9,24 +9,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-READS_EMBEDDING = False
+from sasnet.config import bounded
+
+READS = "ratings"  # sasnet.inputs: the task's own split, no text
 
 
 @dataclass(frozen=True)
 class StarHistoryConfig:
-    prior_strength: float  # pseudo-reviews at the train class shares added to every pool (shrinkage)
-    C: float  # inverse L2 strength of the logistic regression
-    max_iter: int  # lbfgs iterations; a fit that reaches it is reported as not converged
-
-    def check(self) -> list[str]:
-        problems = []
-        if self.prior_strength < 0:
-            problems.append(f"prior_strength: must be >= 0 (got {self.prior_strength})")
-        if self.C <= 0:
-            problems.append(f"C: must be > 0 (got {self.C})")
-        if self.max_iter < 1:
-            problems.append(f"max_iter: must be >= 1 (got {self.max_iter})")
-        return problems
+    prior_strength: float = bounded(ge=0)  # pseudo-reviews at the train class shares added to every pool (shrinkage)
+    C: float = bounded(gt=0)  # inverse L2 strength of the logistic regression
+    max_iter: int = bounded(ge=1)  # lbfgs iterations; a fit that reaches it is reported as not converged
 
 
 Config = StarHistoryConfig

@@ -29,52 +29,36 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-READS_EMBEDDING = False
-READS_SEMANTIC_IDS = True
+from sasnet.config import bounded
+
+READS = "semantic_ids"  # sasnet.inputs: the catalogue's semantic IDs and metadata
 
 
 @dataclass(frozen=True)
 class TigerConfig:
-    d_model: int  # token embedding and hidden size of the encoder and the decoder
-    d_ff: int  # feed-forward width of every T5 layer
-    heads: int  # attention heads per layer
-    d_kv: int  # size of each head's keys and values (T5: heads * d_kv need not equal d_model)
-    encoder_layers: int
-    decoder_layers: int
-    dropout: float
-    max_len: int  # the encoder reads the last max_len items of a history: max_len * (levels + 1) tokens
-    epochs: int
-    batch_size: int  # training prefixes per step (every prefix of every train sequence is one)
-    lr: float  # AdamW, constant
-    weight_decay: float
+    d_model: int = bounded(ge=1)  # token embedding and hidden size of the encoder and the decoder
+    d_ff: int = bounded(ge=1)  # feed-forward width of every T5 layer
+    heads: int = bounded(ge=1)  # attention heads per layer
+    d_kv: int = bounded(ge=1)  # size of each head's keys and values (T5: heads * d_kv need not equal d_model)
+    encoder_layers: int = bounded(ge=1)
+    decoder_layers: int = bounded(ge=1)
+    dropout: float = bounded(ge=0, lt=1)
+    max_len: int = bounded(ge=1)  # the encoder reads the last max_len items of a history: max_len * (levels + 1) tokens
+    epochs: int = bounded(ge=1)
+    batch_size: int = bounded(ge=1)  # training prefixes per step (every prefix of every train sequence is one)
+    lr: float = bounded(gt=0)  # AdamW, constant
+    weight_decay: float = bounded(ge=0)
     selection: Literal["last", "best"]  # cornac's model_selection: the last epoch, or the best by valid NDCG
-    val_every: int  # with selection best: epochs between valid evaluations (cornac's val_eval_every)
-    beams: int  # constrained beam width (cornac's n_beams): with scoring beam, only these items get a real score
+    val_every: int = bounded(ge=1)  # with selection best: epochs between valid evaluations (cornac's val_eval_every)
+    beams: int = bounded(ge=1)  # constrained beam width (cornac's n_beams): with scoring beam, only these items get a real score
     scoring: Literal["beam", "exact"]  # beam search, or every item's exact log-likelihood (slower per user)
-    seed: int  # torch's and cornac's sampling seed: a fit on the CPU is reproducible
+    seed: int = bounded(ge=0)  # torch's and cornac's sampling seed: a fit on the CPU is reproducible
     device: Literal["auto", "cpu", "cuda"] = "cpu"  # auto: cuda when available
 
     def check(self) -> list[str]:
-        rules = (
-            ("d_model", self.d_model, self.d_model >= 1, ">= 1"),
-            ("d_ff", self.d_ff, self.d_ff >= 1, ">= 1"),
-            ("heads", self.heads, self.heads >= 1, ">= 1"),
-            ("d_kv", self.d_kv, self.d_kv >= 1, ">= 1"),
-            ("encoder_layers", self.encoder_layers, self.encoder_layers >= 1, ">= 1"),
-            ("decoder_layers", self.decoder_layers, self.decoder_layers >= 1, ">= 1"),
-            ("dropout", self.dropout, 0 <= self.dropout < 1, "in [0, 1)"),
-            ("max_len", self.max_len, self.max_len >= 1, ">= 1"),
-            ("epochs", self.epochs, self.epochs >= 1, ">= 1"),
-            ("batch_size", self.batch_size, self.batch_size >= 1, ">= 1"),
-            ("lr", self.lr, self.lr > 0, "> 0"),
-            ("weight_decay", self.weight_decay, self.weight_decay >= 0, ">= 0"),
-            ("val_every", self.val_every,  # beyond epochs, cornac would never evaluate valid
-             self.val_every >= 1 and (self.selection == "last" or self.val_every <= self.epochs),
-             f">= 1 and, with selection best, <= epochs {self.epochs}"),
-            ("beams", self.beams, self.beams >= 1, ">= 1"),
-            ("seed", self.seed, self.seed >= 0, ">= 0"),
-        )
-        return [f"{name}: must be {bound} (got {value})" for name, value, valid, bound in rules if not valid]
+        if self.selection == "best" and self.val_every > self.epochs:  # cornac would never evaluate valid
+            return [f"val_every: must be >= 1 and, with selection best, <= epochs {self.epochs} (got {self.val_every})"]
+        return []
 
 
 Config = TigerConfig

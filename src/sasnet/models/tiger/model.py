@@ -16,7 +16,7 @@ import torch
 from cornac.data import SequentialDataset
 from cornac.models import TIGER
 
-from sasnet.embeddings.device import resolve_device
+from sasnet.device import resolve_device
 from sasnet.errors import PipelineError
 from sasnet.models.base import FitResult
 from sasnet.models.cornac_seq.model import CornacSequentialRanker, item_order, train_set, valid_set

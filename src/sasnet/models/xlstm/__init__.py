@@ -5,20 +5,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sasnet.config import bounded
 from sasnet.models.next_item_config import NextItemConfig
 
-READS_EMBEDDING = False
+READS = "ratings"  # sasnet.inputs: the task's own split, no text
 
 
 @dataclass(frozen=True)
 class XLSTMConfig(NextItemConfig):
-    blocks: int
-    heads: int
+    blocks: int = bounded(ge=1)
+    heads: int = bounded(ge=1)
     slstm_blocks: list[int]  # which blocks are sLSTM (scalar memory, a time loop); the rest are mLSTM
 
     def architecture_problems(self) -> list[str]:
-        problems = [f"blocks: must be >= 1 (got {self.blocks})"] if self.blocks < 1 else []
-        if self.heads < 1 or self.hidden_dim % self.heads:
+        problems = []
+        if self.heads >= 1 and self.hidden_dim % self.heads:
             problems.append(f"heads: must be >= 1 and divide hidden_dim {self.hidden_dim} (got {self.heads})")
         outside = [block for block in self.slstm_blocks if not 0 <= block < self.blocks]
         if outside:

@@ -1,7 +1,11 @@
-"""The torch device a `device` param names, whether the CPU computes bfloat16 natively, and a fit's peak memory;
-shared by every encoder and the torch model families."""
+"""The torch device a `device` param names, whether the CPU computes bfloat16 natively, a fit's peak memory, and
+the machine a run was on; shared by every encoder, the torch model families, the report and the benchmarks."""
 
+import os
+import platform
+import re
 import resource
+from pathlib import Path
 
 import torch
 
@@ -27,3 +31,16 @@ def peak_memory_mb(device: torch.device) -> float:
     if device.type == "cuda":
         return torch.cuda.max_memory_allocated(device) / 2**20
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+
+
+def machine() -> str:
+    """CPU model and cores, the dtype `dtype: auto` picks on this CPU, and the GPU if torch sees one."""
+    model = platform.processor() or platform.machine()
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        names = re.findall(r"^model name\s*:\s*(.+)$", cpuinfo.read_text(), re.M)
+        model = names[0] if names else model
+    cores = f"{len(os.sched_getaffinity(0))} of {os.cpu_count()} cores usable"
+    dtype = "bfloat16" if cpu_has_native_bf16() else "float32"
+    gpu = f"; GPU: {torch.cuda.get_device_name(0)} (bfloat16)" if torch.cuda.is_available() else "; no GPU"
+    return f"{model}, {cores}; torch {torch.__version__}, CPU dtype {dtype}{gpu}"

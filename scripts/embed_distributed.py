@@ -1,8 +1,9 @@
-"""The LLM embed stage across processes, GPUs or machines, with torch.distributed.
+"""The LLM embed stage across processes, GPUs or machines, with torch.distributed: an entry point beside DVC (it
+runs `dvc repro` itself), so it lives here, not in the library.
 
-    torchrun --nproc-per-node 8 -m sasnet.embeddings.distributed llm_instructed          # one machine, 8 GPUs
+    torchrun --nproc-per-node 8 scripts/embed_distributed.py llm_instructed          # one machine, 8 GPUs
     torchrun --nnodes 2 --nproc-per-node 8 --node-rank <0|1> --rdzv-backend c10d \\
-        --rdzv-endpoint <first node>:29500 -m sasnet.embeddings.distributed llm_instructed  # two machines
+        --rdzv-endpoint <first node>:29500 scripts/embed_distributed.py llm_instructed  # two machines
 
 Every rank plans the same shards (they depend only on the texts and the config), then computes its share of the
 missing ones into the shard cache (``data/cache/llm_shards``), which all ranks must see (one machine, or a shared
@@ -21,11 +22,11 @@ import torch
 import torch.distributed as dist
 
 from sasnet import paths
+from sasnet.data.configs import require_text
+from sasnet.device import resolve_device
 from sasnet.embeddings import store
-from sasnet.embeddings.device import resolve_device
 from sasnet.embeddings.llm import embed_share
 from sasnet.errors import PipelineError
-from sasnet.data.configs import require_text
 from sasnet.params import Params
 from sasnet.stage import run_stage
 
