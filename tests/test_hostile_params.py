@@ -1,10 +1,12 @@
 """A params key never reaches a shell nor a path outside the workspace.
 
 DVC pastes the keys of `models`, `rankers` and `embed.encoders` into stage names and output paths, and removes a
-stage's outputs before running it. Two things make a hostile key harmless by design:
+stage's outputs before running it. Three things make a hostile key harmless by design:
 - no stage command holds a key: DVC hands it to the script as DVC_STAGE, so no shell ever parses it;
 - the shared_code stage, upstream of every other stage, depends on params.yaml as a whole and validates it, so a bad
-  key stops `dvc repro` and `dvc exp run` before DVC removes or writes any path named by it.
+  key stops `dvc repro` and `dvc exp run` before DVC removes or writes any path named by it;
+- the outputs named by a key are `persist`, so DVC never removes them before a run, not even when `dvc repro -s`
+  skips the upstream stage, and the stage's own script refuses the key before it writes anything.
 Each run here edits params.yaml as a pull request would, then checks that it failed naming the key, that nothing
 outside the workspace changed and that no injected command ran.
 """
@@ -109,6 +111,21 @@ def test_every_other_hostile_key_fails_alike(pristine, section, key):
     before = snapshot(folder)
     with_entry(workspace, section, key)
     assert_refused(dvc(workspace, "repro"), key, before, folder)
+
+
+@pytest.mark.parametrize("section", list(STAGE_OF))
+def test_a_hostile_key_run_alone_cannot_make_dvc_remove_a_path(pristine, section):
+    """`dvc repro -s` skips the upstream validation: the outputs named by a key are `persist`, so DVC leaves the
+    paths they name alone (it stops on the stage's missing inputs here, or the script refuses the key)."""
+    folder, workspace = pristine
+    before = snapshot(folder)
+    key = "../../../victim"
+    with_entry(workspace, section, key)
+    done = dvc(workspace, "repro", "--single-item", f"{STAGE_OF[section]}@{key}")
+    output = done.stdout + done.stderr
+    assert done.returncode != 0 and key in output, output
+    assert snapshot(folder) == before
+    assert (folder / "victim").is_dir()
 
 
 @pytest.mark.parametrize("key", ["../../../victim", "x;touch INJECTED;echo"])
