@@ -33,7 +33,7 @@ import pandas as pd
 
 from bench_real import SHARED_DATA, write_mcauley_json
 from driver_kit import REPO_ROOT, dvc_workspace, repository_params, run_in_parallel
-from sasnet.report import with_interval
+from sasnet.report.markdown import with_interval
 
 OUT_DIR = REPO_ROOT / "plots" / "bench"
 LIBRARY_RANKERS = {

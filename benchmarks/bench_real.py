@@ -115,7 +115,9 @@ DATASETS = {
 def results_table(folder: Path, params: dict) -> str:
     """Every model's test scores and, against star_history, the paired tests (the report stage's own functions)."""
     # the checkout's: read-only helpers and results.md's cells
-    from sasnet.report import baseline_comparisons, collect_test_predictions, number, p_value, with_interval
+    from sasnet.report.collect import collect_test_predictions
+    from sasnet.report.compare import baseline_comparisons
+    from sasnet.report.markdown import number, p_value, with_interval
 
     class_names = list(params["split"]["bins"])
     evaluation = params["evaluation"]

@@ -29,7 +29,7 @@ from pathlib import Path
 
 from bench_real import DATASETS
 from driver_kit import REPO_ROOT, dvc_workspace, repository_params, run_in_parallel
-from sasnet.report import number, signed, slice_cell, with_interval
+from sasnet.report.markdown import number, signed, slice_cell, with_interval
 
 ROW_DATASETS = ("movielens", "demo", "yelp_core40")
 REFERENCE_MODELS = {"majority": {"family": "majority", "input": "split"}, "mf": {"family": "mf", "input": "split"}}

@@ -7,7 +7,7 @@ and ``PIPELINE_FILES`` (the DVC and git files too: its workspaces are git reposi
 in tests/, because a driver runs as ``python benchmarks/bench_x.py``, with benchmarks/ on sys.path and tests/ not,
 while pytest's pythonpath has both (tests/workspace.py, which needs pytest's conftest, is no module for a driver).
 
-Table cells: an estimate with its interval is ``sasnet.report.with_interval`` (results.md's own; ``number``,
+Table cells: an estimate with its interval is ``sasnet.report.markdown.with_interval`` (results.md's own; ``number``,
 ``signed``, ``p_value`` and ``slice_cell`` likewise), a signed difference with its interval ``signed_interval``.
 """
 
@@ -98,8 +98,8 @@ def run_in_parallel(stages: list[str], upstream: list[str], folder: Path, env: d
 
 def signed_interval(report: Mapping[str, Any], metric: str) -> str:
     """A difference with its interval, every number signed ("+0.012 [-0.004, +0.030]"); "—" for a missing one,
-    no interval where a bound is missing: ``sasnet.report.with_interval`` for a difference."""
-    from sasnet.report import signed  # here, not above: tests/workspace.py imports this module without torch
+    no interval where a bound is missing: ``sasnet.report.markdown.with_interval`` for a difference."""
+    from sasnet.report.markdown import signed  # here, not above: tests/workspace.py imports this module without torch
 
     low, high = report.get(f"{metric}_low"), report.get(f"{metric}_high")
     return signed(report[metric]) + ("" if low is None or high is None else f" [{signed(low)}, {signed(high)}]")

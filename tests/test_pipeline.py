@@ -16,7 +16,7 @@ import yaml
 from workspace import run
 
 from sasnet import paths
-from sasnet.report import PAPER_TABLE1
+from sasnet.report.paper import PAPER_TABLE1
 
 pytestmark = pytest.mark.slow
 

@@ -16,14 +16,9 @@ from sasnet.classification import classification_report
 from sasnet.errors import PipelineError
 from sasnet.io import write_csv, write_json, write_parquet
 from sasnet.params import ModelEntry
-from sasnet.report import (
-    PAPER_TABLE1,
-    PAPER_TABLE2,
-    baseline_comparisons,
-    majority_macro_f1,
-    p_value,
-    target_leak_lines,
-)
+from sasnet.report.compare import baseline_comparisons, majority_macro_f1
+from sasnet.report.markdown import p_value, target_leak_lines
+from sasnet.report.paper import PAPER_TABLE1, PAPER_TABLE2
 
 CLASSES = ["bad", "good", "excellent"]
 BINS = {"bad": [1, 2, 3], "good": [4], "excellent": [5]}
@@ -333,7 +328,8 @@ def ranker_metrics(family: str, ndcg: float) -> dict:
 
 
 def test_the_ranking_section_lists_every_ranker_best_ndcg_first():
-    from sasnet.report import ranking_section, ranking_table
+    from sasnet.report.compare import ranking_table
+    from sasnet.report.markdown import ranking_section
 
     rankers = {"popularity": ranker_metrics("popularity", 0.05), "sasrec": ranker_metrics("sasrec", 0.2)}
     facts = {"users": 50, "items": 40, "tie_order": "a random key seeded with 0"}
@@ -352,7 +348,7 @@ def test_the_ranking_section_lists_every_ranker_best_ndcg_first():
 
 
 def test_the_report_refuses_a_ranker_written_for_another_family(tmp_path, monkeypatch):
-    from sasnet.report import collect_rankers
+    from sasnet.report.collect import collect_rankers
 
     monkeypatch.chdir(tmp_path)
     write_json(ranker_metrics("popularity", 0.1), paths.ranker_metrics("sasrec"))
@@ -363,7 +359,7 @@ def test_the_report_refuses_a_ranker_written_for_another_family(tmp_path, monkey
 
 
 def test_the_slices_section_shows_each_model_on_cold_start_head_and_tail_items():
-    from sasnet.report import slices_section
+    from sasnet.report.markdown import slices_section
 
     def sliced(macro_f1: float, cold: float | None) -> dict:
         part = {"macro_f1": macro_f1, "macro_f1_low": macro_f1 - 0.1, "macro_f1_high": macro_f1 + 0.1}

@@ -50,7 +50,7 @@ from sasnet.classification import confusion_counts, confusion_scores
 from sasnet.headline import CLASSIFIER_METRICS, RANKER_METRICS
 from sasnet.models.early_stopping import under_trained
 from sasnet.ranking.metrics import per_user
-from sasnet.report import markdown_table, p_value
+from sasnet.report.markdown import markdown_table, p_value
 from sasnet.stats import holm_adjusted, mcnemar_test, paired_bootstrap
 
 MODEL_STAGE, RANKER_STAGE = "train", "rank"  # dvc.yaml's foreach groups: train@<model>, rank@<ranker>

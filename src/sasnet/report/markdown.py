@@ -1,347 +1,27 @@
-"""The `report` stage's library: every model's metrics side by side with the paper's, McNemar tests and plots.
-
-Reads what the other stages wrote (metrics/<model>.json, data/predictions/<model>.parquet, the embedding scores,
-the significance tests and the split summary) and renders results.md, a Markdown report meant to be read on
-GitHub, plus the model comparison JSON and two PNG figures with their CSV data.
-"""
+"""results.md: every model's metrics side by side with the paper's, the baseline and McNemar tests, per-class scores,
+the fits, the rankers and the item slices, rendered as Markdown meant to be read on GitHub."""
 
 from __future__ import annotations
 
-import itertools
-import json
 import math
-import os
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
-import matplotlib.pyplot as plt
-import numpy as np
-import pandas as pd
-
-from sasnet import paths
-from sasnet.classification import confusion_counts, paired_bootstrap_difference
-from sasnet.errors import PipelineError
-from sasnet.models.early_stopping import UNDER_TRAINED_TAIL, under_trained
 from sasnet.inputs import input_kind
 from sasnet.models import family as family_package
-from sasnet.plots import save_figure
-from sasnet.stats import EXACT_MCNEMAR_BELOW, holm_adjusted, mcnemar_test
-
-# Paper Table 1 (embedding scoring), as printed: method -> (NMSE_c, NPR_c, NAE_s, score, normalised score).
-PAPER_TABLE1 = {
-    "Phi3-Instructed Attentional": (0.13, 1.00, 0.00, 0.22, 1.00),
-    "Phi3-Instructed LastToken": (0.48, 0.76, 0.01, 0.07, 0.84),
-    "Phi3-Instructed Positional": (0.75, 0.99, 0.01, 0.05, 0.82),
-    "Phi3-Instructed GAP": (0.89, 0.97, 0.02, 0.01, 0.78),
-    "Phi3-Instructed GMP": (0.78, 0.45, 0.04, -0.10, 0.66),
-    "all-MiniLM": (0.00, 0.10, 0.75, -0.35, 0.38),
-    "Phi3-NotInstructed GMP": (0.42, 0.08, 0.65, -0.41, 0.32),
-    "Phi3-NotInstructed LastToken": (0.45, 0.00, 0.62, -0.42, 0.30),
-    "Phi3-NotInstructed GAP": (0.91, 0.18, 0.99, -0.68, 0.03),
-    "Phi3-NotInstructed Positional": (1.00, 0.18, 1.00, -0.71, 0.00),
-}
-# This run's embedding method ('<encoder run>/<pooling>') -> the paper's Table 1 row it reproduces.
-TABLE1_COUNTERPARTS = {
-    "llm_instructed/attention": "Phi3-Instructed Attentional",
-    "llm_instructed/last": "Phi3-Instructed LastToken",
-    "llm_instructed/weighted": "Phi3-Instructed Positional",
-    "llm_instructed/mean": "Phi3-Instructed GAP",
-    "llm_instructed/max": "Phi3-Instructed GMP",
-    "minilm/mean": "all-MiniLM",
-    "llm_plain/max": "Phi3-NotInstructed GMP",
-    "llm_plain/last": "Phi3-NotInstructed LastToken",
-    "llm_plain/mean": "Phi3-NotInstructed GAP",
-    "llm_plain/weighted": "Phi3-NotInstructed Positional",
-}
-# The embed.encoders entry each Table 1 counterpart's run comes from, to say how to add a missing one.
-TABLE1_ENTRIES = {
-    "llm_instructed": "{encoder: llm, mode: instructed}",
-    "minilm": "{encoder: minilm, mode: plain}",
-    "llm_plain": "{encoder: llm, mode: plain}",
-}
-# Paper Table 2 (test accuracy, F1); the paper gives no MiniLM + SVM ("huLLK") number.
-PAPER_TABLE2 = {
-    "TF-IDF + SVM": (0.57, 0.57),
-    "LLM + SVM (Hulk3)": (0.6925, 0.6925),
-    "MiniLM + SVM (huLLK)": None,
-    "SASNet": (0.52, 0.52),
-}
-REPORT_KEYS = (
-    "examples", "users", "accuracy", "accuracy_low", "accuracy_high", "macro_f1", "macro_f1_low", "macro_f1_high",
-    "weighted_f1", "majority_class", "majority_accuracy", "f1_per_class", "support_per_class", "confusion_matrix",
+from sasnet.models.early_stopping import UNDER_TRAINED_TAIL, under_trained
+from sasnet.report.compare import bayes_accuracy
+from sasnet.report.paper import (
+    FIT_NOTES,
+    PAPER_TABLE1,
+    PAPER_TABLE2,
+    TABLE1_COUNTERPARTS,
+    TABLE1_ENTRIES,
+    paper_classification_row,
 )
-# The columns of collect_test_predictions that are not a model's predictions.
-REVIEW_COLUMNS = ("review_id", "user_id", "label")
+from sasnet.stats import EXACT_MCNEMAR_BELOW
+
 UNDER_TRAINED_MARK = "†"
-
-
-def expected_models(models: Mapping[str, Any]) -> dict[str, dict]:
-    """Model name -> its family, input and pooling, from params.yaml's ``models`` map."""
-    if not models:
-        raise PipelineError("report: no models to compare (params.yaml's models map is empty)")
-    return {name: entry.describe() for name, entry in models.items()}
-
-
-def producing_stage(model: str) -> str:
-    """The DVC stage that trains ``model``."""
-    return f"train@{model}"
-
-
-def require_output(path: str | os.PathLike, stage: str) -> Path:
-    """``path``, which another stage writes; a missing one names the stage to run."""
-    path = Path(path)
-    if not path.is_file():
-        raise PipelineError(f"{path} is missing: the `{stage}` stage writes it (run `dvc repro {stage}`)")
-    return path
-
-
-def read_metrics(path: str | os.PathLike, stage: str) -> dict:
-    return json.loads(require_output(path, stage).read_text())
-
-
-def collect_models(expected: Mapping[str, dict], class_names: Sequence[str]) -> dict[str, dict]:
-    """Each model's metrics JSON, checked against params: same family, input, classes and the report's keys."""
-    collected = {}
-    for model, spec in expected.items():
-        stage = producing_stage(model)
-        path = paths.model_metrics(model)
-        metrics = read_metrics(path, stage)
-        stale = f"rerun `dvc repro {stage}`"
-        written_for = {key: metrics.get(key) for key in spec}
-        if written_for != spec:
-            raise PipelineError(f"{path} is for {written_for}, params ask for {spec}: {stale}")
-        for split in ("valid", "test"):
-            missing = [key for key in REPORT_KEYS if key not in metrics.get(split, {})]
-            if missing:
-                raise PipelineError(f"{path}: '{split}' lacks {missing}: {stale}")
-            if list(metrics[split]["f1_per_class"]) != list(class_names):
-                raise PipelineError(
-                    f"{path} scores classes {list(metrics[split]['f1_per_class'])}, split.bins has "
-                    f"{list(class_names)}: {stale}"
-                )
-        collected[model] = metrics
-    return collected
-
-
-def collect_test_predictions(metrics: Mapping[str, dict], class_names: Sequence[str]) -> pd.DataFrame:
-    """The test reviews (review_id, user_id, label) and one column of predicted class indices per model.
-
-    Every model must score the same test reviews with the same users and labels, and its predictions must give the
-    confusion matrix its metrics report (otherwise the two files come from different runs).
-    """
-    joined = None
-    for model, model_metrics in metrics.items():
-        stage = producing_stage(model)
-        path = require_output(paths.predictions_file(model), stage)
-        frame = pd.read_parquet(path)
-        missing = {"review_id", "user_id", "split", "label", "predicted"} - set(frame.columns)
-        if missing:
-            raise PipelineError(f"{path} lacks columns {sorted(missing)}: rerun `dvc repro {stage}`")
-        test = frame[frame["split"] == "test"].set_index("review_id")
-        if test.index.has_duplicates:
-            raise PipelineError(f"{path} lists some test reviews more than once: rerun `dvc repro {stage}`")
-        confusion = confusion_counts(test["label"].to_numpy(), test["predicted"].to_numpy(), len(class_names))
-        if confusion.tolist() != model_metrics["test"]["confusion_matrix"]:
-            raise PipelineError(
-                f"{path} and {paths.model_metrics(model)} disagree on the test confusion matrix: they come from "
-                f"different runs; rerun `dvc repro {stage}`"
-            )
-        if joined is None:
-            first = model
-            joined = test[["user_id", "label"]].copy()
-        elif set(test.index) != set(joined.index):
-            only_here, only_first = len(test.index.difference(joined.index)), len(joined.index.difference(test.index))
-            raise PipelineError(
-                f"{model} and {first} score different test reviews ({only_here} only in {model}, {only_first} only "
-                f"in {first}): McNemar's test needs the same reviews; rerun their stages on the same split"
-            )
-        elif not test["label"].reindex(joined.index).equals(joined["label"]):
-            raise PipelineError(f"{model} and {first} give some test reviews different labels: rerun their stages")
-        elif not test["user_id"].reindex(joined.index).equals(joined["user_id"]):
-            raise PipelineError(f"{model} and {first} give some test reviews different users: rerun their stages")
-        joined[model] = test["predicted"].reindex(joined.index)
-    return joined.reset_index()
-
-
-def iterative_curves(models: Sequence[str]) -> dict[str, pd.DataFrame]:
-    """The per-epoch scores of every model that trained for more than one epoch."""
-    curves = {}
-    for model in models:
-        history = pd.read_csv(require_output(paths.training_curves(model), producing_stage(model)), index_col="epoch")
-        if len(history) > 1:
-            curves[model] = history
-    return curves
-
-
-def mcnemar_pairs(predictions: pd.DataFrame) -> list[dict]:
-    """McNemar's test for every pair of models (the columns besides REVIEW_COLUMNS), with Holm-adjusted p-values."""
-    truth = predictions["label"].to_numpy()
-    models = [column for column in predictions.columns if column not in REVIEW_COLUMNS]
-    pairs = []
-    for model_a, model_b in itertools.combinations(models, 2):
-        predicted_a, predicted_b = predictions[model_a].to_numpy(), predictions[model_b].to_numpy()
-        pairs.append({
-            "model_a": model_a,
-            "model_b": model_b,
-            "reviews": len(truth),
-            "accuracy_a": float(np.mean(predicted_a == truth)),
-            "accuracy_b": float(np.mean(predicted_b == truth)),
-            **mcnemar_test(truth, predicted_a, predicted_b),
-        })
-    for pair, adjusted in zip(pairs, holm_adjusted([pair["p_value"] for pair in pairs])):
-        pair["p_value_holm"] = float(adjusted)
-    return pairs
-
-
-def baseline_family_model(metrics: Mapping[str, dict], family: str = "star_history") -> str | None:
-    """The first model of ``family`` (the text-free baseline every text model is judged against), if any."""
-    return next((model for model, m in metrics.items() if m["family"] == family), None)
-
-
-def baseline_comparisons(
-    predictions: pd.DataFrame, baseline: str, n_classes: int, bootstrap_samples: int, seed: int, confidence: float
-) -> list[dict]:
-    """Every other model against ``baseline`` on the same test reviews: McNemar on accuracy and a paired bootstrap
-    interval of the macro-F1 difference, each family of p-values Holm-adjusted over the models compared.
-
-    The bootstrap resamples the test users (``user_id``; each with all their reviews, both models at once): the
-    split is by user, and a user's reviews are not independent. Without a ``user_id`` column it resamples reviews
-    (``bootstrap_resamples`` says which)."""
-    truth = predictions["label"].to_numpy()
-    users = predictions["user_id"].to_numpy() if "user_id" in predictions else None
-    others = [column for column in predictions.columns if column not in (*REVIEW_COLUMNS, baseline)]
-    rows = []
-    for model in others:
-        predicted, base = predictions[model].to_numpy(), predictions[baseline].to_numpy()
-        rows.append({
-            "model": model,
-            "baseline": baseline,
-            "accuracy_difference": float(np.mean(predicted == truth) - np.mean(base == truth)),
-            "mcnemar_p_value": mcnemar_test(truth, predicted, base)["p_value"],
-            **paired_bootstrap_difference(truth, predicted, base, n_classes, bootstrap_samples, seed, confidence,
-                                          clusters=users),
-        })
-    for key in ("mcnemar_p_value", "bootstrap_p_value"):
-        if rows and all(row[key] is not None for row in rows):
-            for row, adjusted in zip(rows, holm_adjusted([row[key] for row in rows])):
-                row[f"{key}_holm"] = float(adjusted)
-    return rows
-
-
-def bayes_accuracy(split_summary: Mapping[str, Any], split: str) -> float | None:
-    """The Bayes-optimal accuracy realised on ``split``: known on the generated demo data only."""
-    oracle = split_summary.get(split, {}).get("oracle")
-    return None if oracle is None else oracle["bayes_accuracy_realised"]
-
-
-def majority_macro_f1(report: Mapping[str, Any]) -> float:
-    """Macro-F1 of always predicting the majority class: F1 = 2p / (1 + p) for it (p its share), 0 for the rest."""
-    support = report["support_per_class"]
-    share = support[report["majority_class"]] / sum(support.values())
-    return 2 * share / (1 + share) / len(support)
-
-
-def comparison_table(metrics: Mapping[str, dict], split: str, bayes: float | None) -> pd.DataFrame:
-    """One row per model: its metrics on ``split`` with intervals, the majority-class baseline and the Bayes gap."""
-    rows = []
-    for model, model_metrics in metrics.items():
-        report = model_metrics[split]
-        rows.append({
-            "model": model,
-            "family": model_metrics["family"],
-            "input": model_metrics["input"],
-            "pooling": model_metrics["pooling"],
-            "under_trained": under_trained(model_metrics),
-            **{key: report[key] for key in ("examples", "accuracy", "accuracy_low", "accuracy_high", "macro_f1",
-                                             "macro_f1_low", "macro_f1_high", "weighted_f1", "majority_accuracy")},
-            "majority_macro_f1": majority_macro_f1(report),
-            "bayes_accuracy": bayes,
-            "gap_to_bayes": None if bayes is None else report["accuracy"] - bayes,
-        })
-    return pd.DataFrame(rows).astype({"bayes_accuracy": float, "gap_to_bayes": float})
-
-
-def comparison_summary(table: pd.DataFrame, pairs: list[dict]) -> dict:
-    """metrics/model_comparison.json: the test scores, the best model by each metric and every McNemar pair."""
-    indexed = table.set_index("model")
-    metric_columns = ["accuracy", "accuracy_low", "accuracy_high", "macro_f1", "macro_f1_low", "macro_f1_high",
-                      "weighted_f1", "gap_to_bayes", "under_trained"]
-    return {
-        "split": "test",
-        "reviews": int(table["examples"].iloc[0]),
-        "majority_accuracy": float(table["majority_accuracy"].iloc[0]),
-        "bayes_accuracy": table["bayes_accuracy"].iloc[0],
-        "best_model": {metric: indexed[metric].idxmax() for metric in ("accuracy", "macro_f1")},
-        "models": indexed[metric_columns].to_dict(orient="index"),
-        "mcnemar": {f"{pair['model_a']} vs {pair['model_b']}": pair for pair in pairs},
-    }
-
-
-def confusion_long(metrics: Mapping[str, dict], class_names: Sequence[str]) -> pd.DataFrame:
-    """Test confusion counts as rows (model, true, predicted, count)."""
-    rows = [
-        {"model": model, "true": class_names[i], "predicted": class_names[j], "count": count}
-        for model, model_metrics in metrics.items()
-        for i, counts in enumerate(model_metrics["test"]["confusion_matrix"])
-        for j, count in enumerate(counts)
-    ]
-    return pd.DataFrame(rows)
-
-
-# ---- plots
-
-
-def comparison_plot(table: pd.DataFrame, path: str | os.PathLike) -> None:
-    """Test accuracy and macro-F1 per model with user-bootstrap intervals, against the majority class and Bayes."""
-    fig, axes = plt.subplots(1, 2, figsize=(10, 1.4 + 0.45 * len(table)), sharey=True)
-    positions = np.arange(len(table))[::-1]  # the first model on top
-    for ax, metric, baseline in zip(axes, ("accuracy", "macro_f1"), ("majority_accuracy", "majority_macro_f1")):
-        values = table[metric].to_numpy(dtype=float)
-        # a percentile interval need not contain the estimate; no interval (no bootstrap) draws no arm
-        below = np.nan_to_num(np.clip(values - table[f"{metric}_low"].to_numpy(dtype=float), 0, None))
-        above = np.nan_to_num(np.clip(table[f"{metric}_high"].to_numpy(dtype=float) - values, 0, None))
-        ax.barh(positions, values, xerr=[below, above], capsize=3, color="tab:blue", ecolor="0.3")
-        for position, value in zip(positions, values):  # at the bar's base, clear of the lines and error bars
-            ax.text(0.01, position, f"{value:.3f}", va="center", color="white", fontsize=8)
-        ax.axvline(table[baseline].iloc[0], color="0.3", linestyle="--", linewidth=1, label="majority class")
-        if metric == "accuracy" and table["bayes_accuracy"].notna().any():
-            ax.axvline(table["bayes_accuracy"].iloc[0], color="tab:red", linestyle=":", linewidth=1.5,
-                       label="Bayes-optimal (demo)")
-        ax.set_xlim(0, 1)
-        ax.set_xlabel(f"test {metric} (bars: 95% interval, users resampled)")
-        ax.legend(frameon=False, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=2)
-        ax.spines[["top", "right"]].set_visible(False)
-    axes[0].set_yticks(positions, table["model"])
-    fig.suptitle("Models on the test split")
-    save_figure(fig, path)
-
-
-def confusion_plot(metrics: Mapping[str, dict], class_names: Sequence[str], path: str | os.PathLike) -> None:
-    """One test confusion matrix per model: colour is the share of the true class (row), text the count."""
-    columns = min(len(metrics), 3)
-    rows = math.ceil(len(metrics) / columns)
-    fig, axes = plt.subplots(rows, columns, figsize=(4 * columns, 3.4 * rows), squeeze=False, layout="constrained")
-    ticks = range(len(class_names))
-    for ax, (model, model_metrics) in zip(axes.flat, metrics.items()):
-        counts = np.asarray(model_metrics["test"]["confusion_matrix"], dtype=float)
-        totals = counts.sum(axis=1, keepdims=True)
-        shares = np.divide(counts, totals, out=np.zeros_like(counts), where=totals > 0)
-        image = ax.imshow(shares, cmap="Blues", vmin=0, vmax=1)
-        for (i, j), count in np.ndenumerate(counts):
-            ax.text(j, i, f"{int(count)}", ha="center", va="center", color="white" if shares[i, j] > 0.5 else "black")
-        ax.set_xticks(ticks, class_names)
-        ax.set_yticks(ticks, class_names)
-        ax.set_xlabel("predicted")
-        ax.set_ylabel("true")
-        ax.set_title(f"{model}\naccuracy {model_metrics['test']['accuracy']:.3f}", fontsize=10)
-    for ax in axes.flat[len(metrics):]:
-        ax.set_visible(False)
-    fig.colorbar(image, ax=axes.ravel().tolist(), shrink=0.8, label="share of the true class")
-    save_figure(fig, path)
-
-
-# ---- results.md
 
 
 def number(value: float | None, digits: int = 3) -> str:
@@ -392,22 +72,6 @@ def under_trained_note(metrics: Mapping[str, Mapping[str, Any]]) -> list[str]:
         "(`sasnet.models.early_stopping.under_trained`).",
         "",
     ]
-
-
-def paper_classification_row(family: str, model_input: str) -> str | None:
-    """The paper's Table 2 row a model reproduces, from its family and input (the encoder run's name)."""
-    embedding = model_input.removeprefix("normalized/")
-    if family == "sasnet":
-        return "SASNet"
-    if family != "svm":
-        return None
-    if embedding == "tfidf":
-        return "TF-IDF + SVM"
-    if embedding.startswith("llm"):
-        return "LLM + SVM (Hulk3)"
-    if embedding == "minilm":
-        return "MiniLM + SVM (huLLK)"
-    return None
 
 
 def paper_cells(paper: tuple[float, float] | None) -> tuple[str, str]:
@@ -660,12 +324,6 @@ def target_leak_lines(metrics: Mapping[str, dict]) -> list[str]:
     return lines
 
 
-# What the paper says about a family's fit, beside the facts its models record.
-FIT_NOTES = {
-    "sasnet": "The paper reports about 3.3M parameters at its settings (3072-dim Phi-3 inputs, hidden 256).",
-}
-
-
 def fit_section(metrics: Mapping[str, dict]) -> str | None:
     """One table per family of the scalar facts its models record about their fit (convergence, epochs, size)."""
     lines = []
@@ -689,29 +347,6 @@ def cell(value: Any) -> str:
     if isinstance(value, float):
         return number(value)
     return "—" if value is None else str(value)
-
-
-def collect_rankers(rankers: Mapping[str, Any]) -> dict[str, dict]:
-    """Each ranker's metrics JSON (``rank@<ranker>``), checked against its params entry."""
-    collected = {}
-    for name, entry in rankers.items():
-        stage = f"rank@{name}"
-        metrics = read_metrics(paths.ranker_metrics(name), stage)
-        if metrics.get("family") != entry.family:
-            raise PipelineError(f"{paths.ranker_metrics(name)} is for family {metrics.get('family')!r}, params ask "
-                                f"for {entry.family!r}: rerun `dvc repro {stage}`")
-        collected[name] = metrics
-    return collected
-
-
-def ranking_table(rankers: Mapping[str, dict], split: str = "test") -> pd.DataFrame:
-    """One row per ranker: its top-k metrics on ``split`` with their intervals (the ranking plot's data)."""
-    rows = []
-    for name, metrics in rankers.items():
-        report = metrics[split]
-        rows.append({"ranker": name, "family": metrics["family"], "under_trained": under_trained(metrics),
-                     **{key: value for key, value in report.items() if isinstance(value, (int, float))}})
-    return pd.DataFrame(rows)
 
 
 def best_epoch_cell(fit: Mapping[str, Any]) -> str:
@@ -819,7 +454,7 @@ def render_results(
     header = "\n".join([
         "# Results",
         "",
-        "Generated by `dvc repro report` (src/sasnet/report.py) from metrics/*.json and data/predictions/; do not "
+        "Generated by `dvc repro report` (src/sasnet/report/) from metrics/*.json and data/predictions/; do not "
         "edit by hand. Paper: \"SASNet: Dynamic LLM Embeddings and Combinatorial Training for Recommendation "
         "Systems\" (Amer et al., 2024).",
         "",
