@@ -245,7 +245,9 @@ def test_under_trained_reads_every_familys_fit_facts():
     capped = {"best_epoch": 99, "epochs_run": 100, "max_epochs": 100, "stopped_early": False}
     assert under_trained({"family": "ctr", "fit": capped}) and under_trained(capped)
     assert not under_trained({"fit": {**capped, "best_epoch": 60}})
-    # sasnet's facts have no max_epochs: not stopping early means the cap stopped it
+    # the verdict a fit recorded wins over the facts; metrics written before fits recorded it (nor max_epochs): not
+    # stopping early means the cap stopped it
+    assert not under_trained({"fit": {**capped, "under_trained": False}})
     assert under_trained({"fit": {"best_epoch": 15, "epochs_run": 15, "stopped_early": False}})
     assert not under_trained({"fit": {"best_epoch": 15, "epochs_run": 15, "stopped_early": True}})
     # one-shot fits and fixed epochs without validation say nothing either way
@@ -267,5 +269,5 @@ def test_early_stopping_records_the_flag(scores, flagged):
     valid = iter(scores)
     _, facts = early_stopping(network, lambda: 0.0, lambda: next(valid), SimpleNamespace(epochs=6, patience=4),
                               "ndcg", False, "test")
-    assert facts["max_epochs"] == 6 and facts["under_trained"] is flagged
-    assert under_trained({"fit": facts}) is flagged
+    assert facts["under_trained"] is flagged
+    assert under_trained_fit(facts["best_epoch"], facts["epochs_run"], facts["max_epochs"]) is flagged

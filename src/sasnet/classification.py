@@ -23,7 +23,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from sasnet.errors import PipelineError
-from sasnet.stats import cluster_draws, difference_summary, percentile_interval
+from sasnet.stats import cluster_draws, difference_summary, json_number, percentile_interval
 
 
 def class_shares(labels: np.ndarray, n_classes: int) -> np.ndarray:
@@ -88,18 +88,18 @@ def classification_report(
         replicates = review_replicates
     else:
         report["users"] = len(np.unique(clusters))
-        replicates = confusion_scores(resampled_confusions(y_true, y_pred, n_classes, clusters, bootstrap_samples,
-                                                           seed))
+        draws = cluster_draws(clusters, len(y_true), bootstrap_samples, seed)
+        replicates = confusion_scores(resampled_confusions(y_true, y_pred, n_classes, *draws))
     for metric in ("accuracy", "macro_f1"):
         low, high = percentile_interval(replicates[metric], confidence)
         report |= {
             metric: float(scores[metric]),
-            f"{metric}_low": _json_number(low),
-            f"{metric}_high": _json_number(high),
+            f"{metric}_low": json_number(low),
+            f"{metric}_high": json_number(high),
         }
         if clusters is not None:
             low, high = percentile_interval(review_replicates[metric], confidence)
-            report |= {f"{metric}_low_reviews": _json_number(low), f"{metric}_high_reviews": _json_number(high)}
+            report |= {f"{metric}_low_reviews": json_number(low), f"{metric}_high_reviews": json_number(high)}
     return report | {
         "weighted_f1": float(scores["weighted_f1"]),
         "majority_class": class_names[majority_label],
@@ -113,21 +113,16 @@ def classification_report(
 
 
 def resampled_confusions(
-    y_true: np.ndarray, y_pred: np.ndarray, n_classes: int, clusters: np.ndarray | None, samples: int, seed: int
+    y_true: np.ndarray, y_pred: np.ndarray, n_classes: int, draws: np.ndarray, cluster_of_row: np.ndarray
 ) -> np.ndarray:
-    """[samples, classes, classes] confusion counts of the cluster resamples of ``sasnet.stats.cluster_draws``
-    (``clusters`` None: the examples resampled), from each cluster's confusion counts summed once."""
-    draws, cluster_of_row = cluster_draws(clusters, len(y_true), samples, seed)
+    """[samples, classes, classes] confusion counts of the cluster resamples ``draws`` (with each row's cluster, from
+    ``sasnet.stats.cluster_draws``), from each cluster's confusion counts summed once."""
+    samples = len(draws)
     cells = n_classes * n_classes
     per_cluster = np.bincount(cluster_of_row * cells + y_true * n_classes + y_pred,
                               minlength=draws.shape[1] * cells).reshape(-1, cells)
     # float products run on BLAS; the counts stay exact integers far beyond any data set's size
     return (draws.astype(np.float64) @ per_cluster).reshape(samples, n_classes, n_classes)
-
-
-def _json_number(value: np.ndarray) -> float | None:
-    """JSON has no NaN: an interval without replicates is null."""
-    return None if np.isnan(value) else float(value)
 
 
 def paired_bootstrap_difference(
@@ -147,8 +142,9 @@ def paired_bootstrap_difference(
     y_true, predicted_a, predicted_b = (np.asarray(a, dtype=np.int64) for a in (y_true, predicted_a, predicted_b))
     differences = np.zeros(bootstrap_samples)
     observed = 0.0
+    draws = cluster_draws(clusters, len(y_true), bootstrap_samples, seed)  # the same resamples for A and B
     for sign, predicted in ((1, predicted_a), (-1, predicted_b)):
-        confusions = resampled_confusions(y_true, predicted, n_classes, clusters, bootstrap_samples, seed)
+        confusions = resampled_confusions(y_true, predicted, n_classes, *draws)
         differences += sign * confusion_scores(confusions)["macro_f1"]
         observed += sign * confusion_scores(confusion_counts(y_true, predicted, n_classes))["macro_f1"]
     summary = difference_summary(observed, differences, confidence)

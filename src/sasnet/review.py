@@ -30,11 +30,11 @@ from __future__ import annotations
 import argparse
 import io
 import json
-import math
 import re
 import shutil
 import subprocess
 import sys
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -47,10 +47,12 @@ import yaml
 
 from sasnet import paths
 from sasnet.classification import confusion_counts, confusion_scores
-from sasnet.headline import CLASSIFIER_METRICS, RANKER_METRICS
+from sasnet.headline import CLASSIFIER_METRICS, RANKER_METRICS, ranker_metric_names
 from sasnet.models.early_stopping import under_trained
 from sasnet.ranking.metrics import per_user
+from sasnet.report import markdown
 from sasnet.report.markdown import markdown_table, p_value
+from sasnet.stage_times import stage_times
 from sasnet.stats import holm_adjusted, mcnemar_test, paired_bootstrap
 
 MODEL_STAGE, RANKER_STAGE = "train", "rank"  # dvc.yaml's foreach groups: train@<model>, rank@<ranker>
@@ -94,8 +96,12 @@ class Snapshot:
         raise NotImplementedError
 
     def json(self, path: str) -> Any:
-        data = self.read(path)
-        return None if data is None else json.loads(data)
+        """The parsed JSON file, read once: the report asks for each model's metrics several times."""
+        cache = self.__dict__.setdefault("_parsed", {})
+        if path not in cache:
+            data = self.read(path)
+            cache[path] = None if data is None else json.loads(data)
+        return cache[path]
 
     def yaml(self, path: str) -> Any:
         data = self.read(path)
@@ -214,14 +220,10 @@ class Revision:
     def stage_seconds(self) -> dict[str, float]:
         """Metrics file (relative to metrics/, without .json, as `python -m sasnet.stage_times` names them) -> its
         stage's wall seconds."""
-        times = {}
         folder = paths.METRICS.as_posix()
-        for path in self.snapshot.files(folder):
-            if path.endswith(".json"):
-                facts = self.snapshot.json(path)
-                if isinstance(facts, dict) and isinstance(facts.get("stage_seconds"), (int, float)):
-                    times[path[len(folder) + 1:-len(".json")]] = float(facts["stage_seconds"])
-        return times
+        files = {path[len(folder) + 1:-len(".json")]: self.snapshot.json(path)
+                 for path in self.snapshot.files(folder) if path.endswith(".json")}
+        return stage_times({name: facts for name, facts in files.items() if isinstance(facts, dict)})
 
 
 # ---- params
@@ -480,7 +482,7 @@ def compare_entry(base: Revision, head: Revision, kind: str, name: str,
     else:
         pairing = ranker_pairing(base, head, name, base_metrics, head_metrics)
         k = head_test.get("k")
-        metrics = {f"{metric}@{k}": ranking_metric(metric, k) for metric in RANKER_METRICS}
+        metrics = dict(zip(ranker_metric_names(k), (ranking_metric(metric, k) for metric in RANKER_METRICS)))
     comparisons = []
     for metric, function in metrics.items():
         comparison = Comparison(kind, name, metric, base_test.get(metric), head_test.get(metric),
@@ -511,7 +513,7 @@ def judge(comparisons: Sequence[Comparison], alpha: float) -> None:
         for comparison, adjusted in zip(family, holm_adjusted([c.p_value for c in family])):
             comparison.p_holm = float(adjusted)
         tested = [c for c in family if c.mcnemar_p is not None]
-        for comparison, adjusted in zip(tested, holm_adjusted([c.mcnemar_p for c in tested]) if tested else []):
+        for comparison, adjusted in zip(tested, holm_adjusted([c.mcnemar_p for c in tested])):
             comparison.mcnemar_holm = float(adjusted)
     for comparison in comparisons:
         if comparison.paired and comparison.identical:
@@ -581,11 +583,11 @@ def plots_folder_name(snapshot: Snapshot, side: str) -> str:
 
 
 def number(value: float | None) -> str:
-    return "—" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.{NUMBER_DIGITS}f}"
+    return markdown.number(value, NUMBER_DIGITS)
 
 
 def signed(value: float | None) -> str:
-    return "—" if value is None else f"{value:+.{NUMBER_DIGITS}f}"
+    return markdown.signed(value, NUMBER_DIGITS)
 
 
 def with_own_interval(value: float | None, bounds: tuple[float, float] | None) -> str:
@@ -637,9 +639,7 @@ def render(base: Revision, head: Revision, options: Options, output_dir: Path, p
                 notes.setdefault(note.replace(f"/{name}.", "/<name>."), {}).setdefault(kind, []).append(name)
     judge(comparisons, options.alpha)
     level = f"{options.confidence:.0%}"
-    counts = {}
-    for comparison in comparisons:
-        counts[comparison.verdict] = counts.get(comparison.verdict, 0) + 1
+    counts = Counter(comparison.verdict for comparison in comparisons)
     lines += ["## Test metrics", ""]
     if counts:
         lines += ["Verdicts: " + ", ".join(f"{verdict} {count}" for verdict, count in counts.items()) + ".", ""]

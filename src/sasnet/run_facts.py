@@ -4,35 +4,30 @@ hand anywhere else: the README and the docs link here."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from sasnet.device import machine
-from sasnet.stage_times import stage_times
+from sasnet.stage_times import read_metrics_files, stage_times
 
 COMPUTE_KEYS = ("device", "dtype", "precision")  # what an embedding's metrics or a model's fit facts record
 
 
-def compute_settings(metrics_dir: Path, own: str) -> dict[str, str]:
-    """Metrics file (without .json) -> 'device, dtype' for every embedding and model that records them."""
+def compute_settings(files: dict[str, dict]) -> dict[str, str]:
+    """Metrics file name -> 'device, dtype' for every embedding and model that records them."""
     settings = {}
-    for path in sorted(metrics_dir.rglob("*.json")):
-        if path.relative_to(metrics_dir).with_suffix("").as_posix() == own:
-            continue
-        facts = json.loads(path.read_text())
-        if not isinstance(facts, dict):
-            continue
+    for name, facts in files.items():
         found = {key: value for source in (facts, facts.get("fit") or {}) if isinstance(source, dict)
                  for key, value in source.items() if key in COMPUTE_KEYS and isinstance(value, str)}
         if found:
-            settings[path.relative_to(metrics_dir).with_suffix("").as_posix()] = ", ".join(found.values())
+            settings[name] = ", ".join(found.values())
     return settings
 
 
 def run_facts_section(metrics_dir: Path, own: str) -> str:
     """Markdown: the stage times (slowest first), their total, the machine, the compute settings; ``own`` is the
     calling stage's metrics file (without .json), still the last run's while it runs, so left out."""
-    times = {name: seconds for name, seconds in stage_times(metrics_dir).items() if name != own}
+    files = {name: facts for name, facts in read_metrics_files(metrics_dir).items() if name != own}
+    times = stage_times(files)
     total = sum(times.values())
     lines = [
         "## Run facts",
@@ -47,6 +42,6 @@ def run_facts_section(metrics_dir: Path, own: str) -> str:
         "| stage (metrics file) | seconds | device, dtype |",
         "|---|---:|---|",
     ]
-    settings = compute_settings(metrics_dir, own)
+    settings = compute_settings(files)
     lines += [f"| {name} | {seconds:.1f} | {settings.get(name, '')} |" for name, seconds in times.items()]
     return "\n".join(lines) + "\n"

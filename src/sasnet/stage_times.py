@@ -15,20 +15,23 @@ from pathlib import Path
 from sasnet import paths
 
 
-def stage_times(metrics_dir: Path) -> dict[str, float]:
-    """Metrics file (relative to ``metrics_dir``, without .json) -> its stage's wall seconds, slowest first."""
-    times = {}
-    for path in sorted(metrics_dir.rglob("*.json")):
-        facts = json.loads(path.read_text())
-        if isinstance(facts, dict) and "stage_seconds" in facts:
-            times[path.relative_to(metrics_dir).with_suffix("").as_posix()] = float(facts["stage_seconds"])
+def read_metrics_files(metrics_dir: Path) -> dict[str, dict]:
+    """Every metrics file that holds a mapping, by its name relative to ``metrics_dir`` without .json."""
+    files = {path.relative_to(metrics_dir).with_suffix("").as_posix(): json.loads(path.read_text())
+             for path in sorted(metrics_dir.rglob("*.json"))}
+    return {name: facts for name, facts in files.items() if isinstance(facts, dict)}
+
+
+def stage_times(files: dict[str, dict]) -> dict[str, float]:
+    """Metrics file name -> its stage's wall seconds, slowest first (files from ``read_metrics_files``)."""
+    times = {name: float(facts["stage_seconds"]) for name, facts in files.items() if "stage_seconds" in facts}
     return dict(sorted(times.items(), key=lambda item: -item[1]))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--metrics", type=Path, default=paths.METRICS, help="the metrics folder (default: metrics)")
-    times = stage_times(parser.parse_args().metrics)
+    times = stage_times(read_metrics_files(parser.parse_args().metrics))
     if not times:
         raise SystemExit("no metrics file records stage_seconds: run `dvc repro` first")
     width = max(map(len, times))

@@ -90,7 +90,7 @@ def difference_summary(observed: float, differences: np.ndarray, confidence: flo
     if len(differences):
         tail = min(np.mean(differences <= 0), np.mean(differences >= 0))
         p_value = float(min(1.0, max(2 * tail, 1 / len(differences))))
-    return {"difference": float(observed), "low": _json_number(low), "high": _json_number(high), "p_value": p_value}
+    return {"difference": float(observed), "low": json_number(low), "high": json_number(high), "p_value": p_value}
 
 
 def paired_bootstrap(
@@ -140,7 +140,7 @@ def pearson(x: np.ndarray, y: np.ndarray) -> float:
     return float(x_centred @ y_centred / denominator) if denominator > 0 else float("nan")
 
 
-def _json_number(value: np.ndarray | float) -> float | None:
+def json_number(value: np.ndarray | float) -> float | None:
     """JSON has no NaN: an interval without replicates is null."""
     return None if np.isnan(value) else float(value)
 

@@ -705,6 +705,8 @@ def _table_chunks(path: Path, columns: tuple[str, ...], chunk_rows: int) -> Iter
 def _put_back(ragged_rows: deque[tuple[int, _RaggedRow]], lines: list[bytes], first_row: int) -> list[bytes]:
     """``lines``, the good rows from row ``first_row`` on, with the ragged rows among and right after them put back
     in their places (and taken from ``ragged_rows``)."""
+    if not ragged_rows or ragged_rows[0][0] > first_row + len(lines):  # the usual chunk: no row to put back
+        return lines
     chunk: list[bytes] = []
     good = iter(lines)
     while True:

@@ -28,11 +28,13 @@ def under_trained_fit(best_epoch: int, epochs_run: int, max_epochs: int) -> bool
 
 
 def under_trained(metrics: Mapping[str, Any]) -> bool:
-    """Whether a model's or ranker's metrics (or their ``fit`` facts alone) show an under-trained fit
-    (``under_trained_fit``). Needs ``best_epoch``, ``epochs_run`` and the cap: ``max_epochs``, or else
-    ``stopped_early`` (False: it ran to the cap); a fit without them (one-shot, or a fixed number of epochs without
-    validation) is never flagged."""
+    """Whether a model's or ranker's metrics (or their ``fit`` facts alone) show an under-trained fit: the verdict the
+    fit recorded (``under_trained``), else, for metrics written before fits recorded it, ``under_trained_fit`` from
+    ``best_epoch``, ``epochs_run`` and the cap (``max_epochs``, or ``stopped_early`` False: it ran to the cap). A fit
+    without them (one-shot, or a fixed number of epochs without validation) is never flagged."""
     fit = metrics.get("fit", metrics)
+    if isinstance(fit.get("under_trained"), bool):
+        return fit["under_trained"]
     best_epoch, epochs_run = fit.get("best_epoch"), fit.get("epochs_run")
     if not isinstance(best_epoch, int) or not isinstance(epochs_run, int) or epochs_run < 1:
         return False

@@ -14,7 +14,7 @@ import scipy.sparse as sp
 from scipy.stats import rankdata
 
 from sasnet.errors import PipelineError
-from sasnet.stats import cluster_resamples, percentile_interval
+from sasnet.stats import cluster_resamples, json_number, percentile_interval
 
 METRICS = ("recall", "ndcg", "mrr", "hit_rate")
 
@@ -59,7 +59,7 @@ def summary(values: dict[str, np.ndarray], k: int, bootstrap_samples: int, seed:
     for metric in METRICS:
         name = metric if metric == "mrr" else f"{metric}@{k}"
         low, high = percentile_interval(counts @ values[metric] / n, confidence)
-        report |= {name: float(values[metric].mean()), f"{name}_low": _number(low), f"{name}_high": _number(high)}
+        report |= {name: float(values[metric].mean()), f"{name}_low": json_number(low), f"{name}_high": json_number(high)}
     return report
 
 
@@ -77,6 +77,3 @@ def mean_popularity_percentile(recommended: np.ndarray, train_counts: np.ndarray
     """Mean popularity percentile of the recommended items: 50 is what a random pick gives, 100 only the top."""
     return float(popularity_percentiles(train_counts)[recommended[recommended >= 0]].mean())
 
-
-def _number(value: np.ndarray) -> float | None:
-    return None if np.isnan(value) else float(value)

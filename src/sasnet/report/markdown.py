@@ -30,8 +30,8 @@ def number(value: float | None, digits: int = 3) -> str:
     return f"{value:.{digits}f}"
 
 
-def signed(value: float | None) -> str:
-    return "—" if value is None or math.isnan(value) else f"{value:+.3f}"
+def signed(value: float | None, digits: int = 3) -> str:
+    return "—" if value is None or math.isnan(value) else f"{value:+.{digits}f}"
 
 
 def p_value(value: float | None) -> str:
