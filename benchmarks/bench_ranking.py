@@ -105,10 +105,10 @@ def ranker_rows(params: dict) -> pd.DataFrame:
 
 def max_len_sweep(params: dict, max_lens: list[int]) -> pd.DataFrame:
     """SASRec refitted at each max_len on the workspace's split: test NDCG@k, best epoch, epoch time."""
-    from sasnet.models import ranker_class
+    from sasnet.models import model_class
     from sasnet.params import entry_config, load_params
     from sasnet.ranking.data import load_ranking_data
-    from sasnet.ranking.evaluation import rank_targets
+    from sasnet.ranking.evaluation import ndcg_validation, rank_targets
     from sasnet.ranking.metrics import per_user
 
     loaded, data = load_params(), load_ranking_data()
@@ -117,8 +117,8 @@ def max_len_sweep(params: dict, max_lens: list[int]) -> pd.DataFrame:
     rows = []
     for max_len in max_lens:
         config = dataclasses.replace(base, max_len=max_len)
-        model = ranker_class("sasrec")(config, list(loaded.split.bins))
-        fitted = model.fit(data, progress=False, k=k)
+        model = model_class("sasrec")(config, list(loaded.split.bins), "rank")
+        fitted = model.fit(data, progress=False, validation=ndcg_validation(data, k))
         ranks = rank_targets(model, data, "test", k).ranks
         rows.append({"max_len": max_len, f"test_ndcg@{k}": per_user(ranks, k)["ndcg"].mean(),
                      "best_epoch": fitted.facts["best_epoch"],

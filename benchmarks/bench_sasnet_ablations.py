@@ -35,7 +35,7 @@ VARIANTS = {
 
 def run_variant(config, data, class_names) -> dict:
     """Train and score exactly as the train stage does."""
-    model = SasnetRecommender(config, class_names)
+    model = SasnetRecommender(config, class_names, "classify")
     facts = model.fit(data, progress=False).facts
     scores = {"best_epoch": facts["best_epoch"], "seconds_per_epoch": facts["seconds_per_epoch"]}
     for split in ("valid", "test"):

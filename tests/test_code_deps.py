@@ -101,6 +101,20 @@ def test_no_stage_declares_code_that_none_of_its_instances_runs():
     assert not dead, f"dvc.yaml: code deps no instance of the stage runs (needless reruns):\n{describe(dead)}"
 
 
+CLASS_TASK_CODE = {"src/sasnet/model_data.py", "src/sasnet/evaluation.py", "src/sasnet/tasks/classify.py"}
+
+
+def test_a_classifier_runs_no_ranking_code_and_a_ranker_no_class_task_code():
+    """Every family of both tasks keeps one class, and model code imports no task's data or evaluation: the tasks
+    hand them in. So editing the ranking task reruns no classifier, and editing the class task's data no ranker."""
+    deps = {name: {dep for dep in stage["do"]["deps"] if dep.startswith("src/")}
+            for name, stage in yaml.safe_load((REPO_ROOT / "dvc.yaml").read_text())["stages"].items()
+            if name in ("train", "rank")}
+    ranking_code = {dep for dep in deps["rank"] if dep.startswith("src/sasnet/ranking/")} | {"src/sasnet/tasks/rank.py"}
+    assert len(ranking_code) >= 3 and not ranking_code & deps["train"]
+    assert CLASS_TASK_CODE <= deps["train"] and not CLASS_TASK_CODE & deps["rank"]
+
+
 def test_the_checker_reports_an_undeclared_import_and_a_needless_dep():
     stages = copy.deepcopy(DVC_STAGES)
     stages["filter"]["deps"].remove("src/sasnet/data/filtering.py")

@@ -8,7 +8,7 @@ import pytest
 
 from sasnet.config import ParamsError, build
 from sasnet.errors import PipelineError
-from sasnet.models import can_rank, family
+from sasnet.models import family
 from sasnet.models.base import load_model
 from sasnet.ranking import metrics
 from sasnet.ranking.data import RankingData
@@ -67,12 +67,12 @@ def data() -> RankingData:
 def fitted(request, data):
     from sasnet.models.cornac_seq.model import CornacSequentialRanker
 
-    model = CornacSequentialRanker(config(request.param), ["excellent"])
+    model = CornacSequentialRanker(config(request.param), ["excellent"], "rank")
     return model, model.fit(data, progress=False)
 
 
 def test_family_only_ranks_and_its_config_checks_name_the_key():
-    assert can_rank("cornac_seq") and family("cornac_seq").RECOMMENDER is None
+    assert family("cornac_seq").TASKS == ("rank",)
     with pytest.raises(ParamsError) as caught:
         config("sasrec", epochs=0, heads=3, dropout=1.0)
     assert "epochs: must be >= 1 (got 0)" in caught.value.problems
@@ -121,7 +121,7 @@ def test_a_refit_with_the_same_seed_is_identical(fitted, data):
     from sasnet.models.cornac_seq.model import CornacSequentialRanker
 
     model, _ = fitted
-    again = CornacSequentialRanker(model.config, ["excellent"])
+    again = CornacSequentialRanker(model.config, ["excellent"], "rank")
     again.fit(data, progress=False)
     first, second = model.arrays(), again.arrays()
     assert first.keys() == second.keys()
@@ -136,6 +136,6 @@ def test_selection_on_valid_runs_cornacs_own_evaluation(data):
 
     valid = valid_set(data, train_set(data, 0), 0)
     assert len(valid.sessions) == data.n_users and valid.num_items == CYCLE  # every target is a known item
-    model = CornacSequentialRanker(config("gru4rec", selection="best", val_every=2), ["excellent"])
+    model = CornacSequentialRanker(config("gru4rec", selection="best", val_every=2), ["excellent"], "rank")
     model.fit(data, progress=False)
     assert ndcg(model, data) > ndcg(Popularity(), data) + 0.4

@@ -29,7 +29,8 @@ TOY_CLASSIFIER = {
             pass
 
 
-        RECOMMENDER = "ToyRecommender"
+        MODEL = "ToyRecommender"
+        TASKS = ("classify",)
         ''',
     "model.py": '''
         import numpy as np
@@ -38,7 +39,7 @@ TOY_CLASSIFIER = {
 
 
         class ToyRecommender(Recommender):
-            def fit(self, data, progress=True):
+            def fit_classes(self, data, progress):
                 train = data.labels[data.rows_of("train")]
                 self.shares = np.bincount(train, minlength=len(self.class_names)) / len(train)
                 return FitResult({"train_reviews": len(train)})
@@ -66,17 +67,17 @@ TOY_RANKER = {
             pass
 
 
-        RECOMMENDER = None
-        RANKER = "ToyRanker"
+        MODEL = "ToyRanker"
+        TASKS = ("rank",)
         ''',
     "model.py": '''
         import numpy as np
 
-        from sasnet.models.base import FitResult, Ranker
+        from sasnet.models.base import FitResult, Recommender
 
 
-        class ToyRanker(Ranker):
-            def fit(self, data, progress=True, k=10):
+        class ToyRanker(Recommender):
+            def fit_ranking(self, data, validation, progress):
                 self.counts = data.train_counts.astype(np.float32)
                 return FitResult({})
 

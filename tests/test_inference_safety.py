@@ -24,6 +24,7 @@ from sasnet.item_codes import ItemCodes
 from sasnet.model_data import load_model_data
 from sasnet.models import family, model_class
 from sasnet.ranking.data import load_ranking_data
+from sasnet.ranking.evaluation import ndcg_validation
 
 CLASS_NAMES = ["bad", "good", "excellent"]
 CLASS_OF_STAR = np.array([-1, 0, 0, 0, 1, 2], dtype=np.int8)
@@ -89,8 +90,8 @@ def train(name: str, with_fingerprint: bool = True) -> None:
     """Fit model ``name`` on the data there is now and save it as the train stage does."""
     info = info_of(name)
     data = load_model_data(saved_input(info))
-    model = model_class(info["family"], "classify")(build(family(info["family"]).Config, CONFIGS[info["family"]]),
-                                                     CLASS_NAMES)
+    model = model_class(info["family"])(build(family(info["family"]).Config, CONFIGS[info["family"]]), CLASS_NAMES,
+                                        "classify")
     model.fit(data, progress=False)
     model.save(paths.model_dir(name), info["input"], data if with_fingerprint else None)
 
@@ -202,8 +203,8 @@ def write_rank_split(seed: int = 0, n_users: int = 8, n_items: int = 6) -> None:
 def rank(name: str = "popularity") -> None:
     info = info_of(name)
     data = load_ranking_data(saved_input(info))
-    model = model_class(info["family"], "rank")(build(family(info["family"]).Config, CONFIGS[name]), CLASS_NAMES)
-    model.fit(data, progress=False, k=3)
+    model = model_class(info["family"])(build(family(info["family"]).Config, CONFIGS[name]), CLASS_NAMES, "rank")
+    model.fit(data, progress=False, validation=ndcg_validation(data, 3))
     model.save(paths.ranker_dir(name), info["input"], data)
 
 

@@ -13,16 +13,16 @@ import scipy.sparse as sp
 import torch
 from conftest import REPO_ROOT
 
-from sasnet.config import ParamsError, build
+from sasnet.config import ParamsError, with_overrides
 from sasnet.data.leave_last_out import MIN_INTERACTIONS, leave_last_out
 from sasnet.errors import PipelineError
-from sasnet.models import ranker_class
+from sasnet.models import model_class
 from sasnet.models.base import load_model
-from sasnet.params import entry_config, load_params, plain
+from sasnet.params import entry_config, load_params
 from sasnet.ranking import evaluation, metrics
 from sasnet.ranking.configs import RankingConfig
 from sasnet.ranking.data import RankingData
-from sasnet.ranking.evaluation import rank_targets, relevant_stars, valid_ndcg
+from sasnet.ranking.evaluation import ndcg_validation, rank_targets, relevant_stars, valid_ndcg
 
 K = 10
 CYCLE = 30  # items b0..b29; every user walks b_i -> b_(i+1 mod 30)
@@ -315,7 +315,7 @@ def test_rank_targets_with_no_relevant_target_evaluates_no_user():
 
 
 def ranking_config(relevant: str) -> RankingConfig:
-    return build(RankingConfig, {**plain(params().ranking), "relevant": relevant})
+    return with_overrides(params().ranking, {"relevant": relevant})
 
 
 def test_relevant_stars_all_or_the_last_class():
@@ -367,8 +367,8 @@ def family_of(name: str) -> str:
 def make_ranker(name: str, **changes):
     entry, overrides = RANKERS[name]
     config = entry_config(params(), "rankers", entry)  # the family's section of params.yaml with the entry's overrides
-    config = build(type(config), {**plain(config), **overrides, **changes})
-    return ranker_class(family_of(name))(config, list(params().split.bins))
+    config = with_overrides(config, {**overrides, **changes})
+    return model_class(family_of(name))(config, list(params().split.bins), "rank")
 
 
 @pytest.fixture(scope="module")
@@ -384,7 +384,7 @@ def fitted(data):
     def get(name: str):
         if name not in models:
             model = make_ranker(name)
-            models[name] = model, model.fit(data, progress=False, k=K)
+            models[name] = model, model.fit(data, progress=False, validation=ndcg_validation(data, K))
         return models[name]
 
     return get
@@ -461,7 +461,7 @@ def test_early_stopping_keeps_the_best_epoch(fitted, data, name):
 def test_a_saturated_valid_score_stops_the_fit_early(data):
     """Valid NDCG cannot pass 1, which a GRU reaches on the cycle: a long fit with little patience stops early."""
     model = make_ranker("gru4rec", epochs=100, patience=3)
-    facts = model.fit(data, progress=False, k=K).facts
+    facts = model.fit(data, progress=False, validation=ndcg_validation(data, K)).facts
     assert facts["stopped_early"] and facts["epochs_run"] == facts["best_epoch"] + 3 < 100
 
 
@@ -510,7 +510,7 @@ def test_disliked_as_negatives_ranks_disliked_next_items_lower():
 
     def target_ranks(**changes) -> tuple[float, float]:
         model = make_ranker("sasrec", **changes)
-        model.fit(data, progress=False, k=K)
+        model.fit(data, progress=False, validation=ndcg_validation(data, K))
         disliked = rank_targets(model, data, "test", K, relevant_stars=range(1, disliked_rating + 1)).ranks
         liked = rank_targets(model, data, "test", K, relevant_stars=[5]).ranks
         assert len(disliked) > 50 and len(liked) > 150

@@ -17,7 +17,7 @@ from sasnet.config import ParamsError, build
 from sasnet.data.splitting import assign_users
 from sasnet.histories import Histories
 from sasnet.model_data import ModelData
-from sasnet.models import FAMILIES, family, recommender_class
+from sasnet.models import FAMILIES, family, model_class
 from sasnet.models.base import load_model
 
 CLASS_NAMES = ["bad", "good", "excellent"]
@@ -82,7 +82,7 @@ def fitted(data):
     """Each family fitted once: (recommender, its FitResult)."""
     models = {}
     for name in CONFIGS:
-        model = recommender_class(name)(config(name), CLASS_NAMES)
+        model = model_class(name)(config(name), CLASS_NAMES, "classify")
         models[name] = (model, model.fit(data, progress=False))
     return models
 

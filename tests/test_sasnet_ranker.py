@@ -14,17 +14,17 @@ import torch
 import yaml
 from conftest import REPO_ROOT
 
-from sasnet.config import ParamsError, build
+from sasnet.config import ParamsError, with_overrides
 from sasnet.errors import PipelineError
-from sasnet.models import ranker_class
+from sasnet.models import model_class
 from sasnet.models.base import load_model
-from sasnet.models.sasnet.model import grid_probabilities, ranking_histories
+from sasnet.models.sasnet.model import grid_probabilities
 from sasnet.models.sasnet.network import SASNet
 from sasnet.models.sasnet.training import autocast, review_table
-from sasnet.params import load_params, plain
+from sasnet.params import load_params
 from sasnet.ranking import metrics
 from sasnet.ranking.data import RankingData
-from sasnet.ranking.evaluation import rank_targets
+from sasnet.ranking.evaluation import ndcg_validation, rank_targets
 
 pytestmark = pytest.mark.usefixtures("single_torch_thread")
 GENRES, ITEMS_PER_GENRE, K = 6, 10, 10
@@ -38,7 +38,7 @@ def params():
 
 
 def config(**changes):
-    return build(type(params().sasnet), {**plain(params().sasnet), **TINY, **changes})
+    return with_overrides(params().sasnet, {**TINY, **changes})
 
 
 def genre_data(users: int = 160, seed: int = 0) -> RankingData:
@@ -74,8 +74,8 @@ def data() -> RankingData:
 
 @pytest.fixture(scope="module")
 def fitted(data):
-    model = ranker_class("sasnet")(config(), list(params().split.bins))
-    return model, model.fit(data, progress=False, k=K)
+    model = model_class("sasnet")(config(), list(params().split.bins), "rank")
+    return model, model.fit(data, progress=False, validation=ndcg_validation(data, K))
 
 
 @pytest.mark.parametrize("precision, tolerance", [("float32", 1e-6), ("bfloat16", 3e-2)])
@@ -104,7 +104,7 @@ def test_the_pair_grid_equals_the_forward_pass_of_every_pair(precision, toleranc
 @pytest.mark.parametrize("split, user_splits", [("valid", {"train"}), ("test", {"train", "valid"}),
                                                 ("next", {"train", "valid", "test"})])
 def test_ranking_pools_hold_only_what_came_before_the_target(data, split, user_splits):
-    histories = ranking_histories(data, split)
+    histories = data.histories_before(split)
     frame = data.interactions
     splits = frame["split"].to_numpy()
     users = histories.whole_pool_sets("user", np.arange(data.n_users), 5, np.random.default_rng(0))
@@ -123,7 +123,7 @@ def test_ranking_pools_hold_only_what_came_before_the_target(data, split, user_s
 def test_the_ranker_ranks_a_users_liked_genre_far_above_popularity(fitted, data):
     model, result = fitted
     assert result.facts["selected_by"] == "valid macro-F1" and result.curves is None
-    popularity = ranker_class("popularity")(params().popularity, list(params().split.bins))
+    popularity = model_class("popularity")(params().popularity, list(params().split.bins), "rank")
     popularity.fit(data, progress=False)
 
     def ndcg(ranker) -> float:
@@ -148,7 +148,7 @@ def test_a_users_scores_do_not_depend_on_the_batch_and_a_saved_ranker_gives_them
 
 
 def test_the_ranker_needs_an_embedding_and_every_interaction_needs_its_review(data):
-    model = ranker_class("sasnet")(config(), list(params().split.bins))
+    model = model_class("sasnet")(config(), list(params().split.bins), "rank")
     with pytest.raises(PipelineError, match="dense review embedding"):
         model.fit(dataclasses.replace(data, embedding=None), progress=False)
     ids = data.interactions["review_id"].iloc[1:]
@@ -164,7 +164,7 @@ def test_the_ranker_needs_an_embedding_and_every_interaction_needs_its_review(da
     ({"family": "popularity"}, r"rankers\.bad.*input"),
 ])
 def test_a_rankers_entry_must_name_what_its_family_reads(tmp_path, entry, message):
-    raw = plain(params())
+    raw = yaml.safe_load((REPO_ROOT / "params.yaml").read_text())
     raw["rankers"] = {"bad": entry}
     path = tmp_path / "params.yaml"
     path.write_text(yaml.safe_dump(raw))

@@ -78,7 +78,7 @@ def config(**changes):
     return tiny_config(**{**training, **changes})
 
 
-def train(draw_sets=TASK.draw_sets, on_epoch=None, **changes):
+def train(draw_sets=TASK.draw_sets, **changes):
     return train_sasnet(
         config(**changes),
         embeddings=TASK.embeddings,
@@ -88,15 +88,14 @@ def train(draw_sets=TASK.draw_sets, on_epoch=None, **changes):
         stars=TASK.stars,
         draw_sets=draw_sets,
         class_names=CLASS_NAMES,
-        on_epoch=on_epoch,
         progress=False,
     )
 
 
 @pytest.fixture(scope="module")
 def trained():
-    """The run's epoch records (from the callback), the result, and the validation draws it scored every epoch."""
-    records, valid_draws = [], []
+    """The run's result, and the validation draws it scored every epoch."""
+    valid_draws = []
 
     def draw_sets(rows, rng):
         sets = TASK.draw_sets(rows, rng)
@@ -104,11 +103,11 @@ def trained():
             valid_draws.append(sets)
         return sets
 
-    return records, train(draw_sets=draw_sets, on_epoch=records.append), valid_draws
+    return train(draw_sets=draw_sets), valid_draws
 
 
 def test_training_learns_the_signal_far_beyond_the_majority_class(trained):
-    _, result, _ = trained
+    result, _ = trained
     majority = np.bincount(TASK.labels[TASK.valid_rows]).max() / len(TASK.valid_rows)
     assert result.best_valid.accuracy >= majority + 0.25, (result.best_valid, majority)
     assert result.best_valid.macro_f1 >= 0.6
@@ -116,7 +115,7 @@ def test_training_learns_the_signal_far_beyond_the_majority_class(trained):
 
 
 def test_the_result_reports_the_best_epoch_and_the_run(trained):
-    _, result, valid_draws = trained
+    result, valid_draws = trained
     scores = [record.valid.macro_f1 for record in result.history]
     assert result.best_epoch == 1 + int(np.argmax(scores))  # the first epoch with the best valid macro-F1
     assert result.stopped_early and result.best_epoch < len(result.history)  # so the last epoch's weights differ
@@ -142,13 +141,8 @@ def test_the_result_reports_the_best_epoch_and_the_run(trained):
     assert summary["best_epoch"] == result.best_epoch and summary["epochs_run"] == len(result.history)
 
 
-def test_every_epoch_reaches_the_callback(trained):
-    records, result, _ = trained
-    assert records == result.history
-
-
 def test_evaluation_draws_average_their_probabilities(trained):
-    _, result, _ = trained
+    result, _ = trained
     draws = [TASK.draw_sets(TASK.valid_rows, np.random.default_rng(seed)) for seed in (7, 8)]
     expected = predict_proba(result.model, TASK.embeddings, TASK.stars, draws)
     np.testing.assert_allclose(expected.sum(axis=1), 1.0, rtol=1e-6)

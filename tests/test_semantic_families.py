@@ -14,15 +14,15 @@ from conftest import REPO_ROOT
 from sklearn.metrics import f1_score
 from test_rating_families import CLASS_NAMES, held_out, make_reviews, model_data
 
-from sasnet.config import ParamsError, build
+from sasnet.config import ParamsError, with_overrides
 from sasnet.errors import PipelineError
 from sasnet.item_codes import ItemCodes
-from sasnet.models import ranker_class, recommender_class
+from sasnet.models import model_class
 from sasnet.models.base import load_model
-from sasnet.params import load_params, plain
+from sasnet.params import load_params
 from sasnet.ranking import metrics
 from sasnet.ranking.data import RankingData
-from sasnet.ranking.evaluation import rank_targets
+from sasnet.ranking.evaluation import ndcg_validation, rank_targets
 from sasnet.semantic_ids import collision_suffix
 
 K = 10
@@ -41,7 +41,7 @@ def params():
 
 def config(family: str, **changes):
     tiny = MF_TINY if family == "semantic_mf" else CTR_TINY
-    return build(type(getattr(params(), family)), {**plain(getattr(params(), family)), **tiny, **changes})
+    return with_overrides(getattr(params(), family), {**tiny, **changes})
 
 
 def item_codes(business_ids: list[str], codes: np.ndarray, categories: list[str]) -> ItemCodes:
@@ -92,10 +92,10 @@ def ndcg_at_k(ranker, data: RankingData) -> float:
 
 @pytest.mark.parametrize("family, changes", VARIANTS, ids=lambda value: str(value))
 def test_every_variant_ranks_the_liked_genre_above_popularity_and_reloads(family, changes, ranking_data, tmp_path):
-    popularity = ranker_class("popularity")(params().popularity, CLASS_NAMES)
+    popularity = model_class("popularity")(params().popularity, CLASS_NAMES, "rank")
     popularity.fit(ranking_data, progress=False)
-    model = ranker_class(family)(config(family, **changes), CLASS_NAMES)
-    model.fit(ranking_data, progress=False, k=K)
+    model = model_class(family)(config(family, **changes), CLASS_NAMES, "rank")
+    model.fit(ranking_data, progress=False, validation=ndcg_validation(ranking_data, K))
     ours, baseline = ndcg_at_k(model, ranking_data), ndcg_at_k(popularity, ranking_data)
     assert ours > baseline + 0.1, (ours, baseline)
     model.save(tmp_path, {"family": family, "input": "semantic_ids", "pooling": None})
@@ -106,7 +106,7 @@ def test_every_variant_ranks_the_liked_genre_above_popularity_and_reloads(family
 
 def test_a_ranker_without_semantic_ids_says_which_input_gives_them(ranking_data):
     for family, changes in (VARIANTS[0], VARIANTS[2]):
-        model = ranker_class(family)(config(family, **changes), CLASS_NAMES)
+        model = model_class(family)(config(family, **changes), CLASS_NAMES, "rank")
         with pytest.raises(PipelineError, match="give the model input 'semantic_ids'"):
             model.fit(dataclasses.replace(ranking_data, item_codes=None), progress=False)
 
@@ -125,7 +125,7 @@ def class_data():
 
 @pytest.mark.parametrize("family, changes", VARIANTS, ids=lambda value: str(value))
 def test_every_variant_beats_the_majority_class_and_reloads(family, changes, class_data, tmp_path):
-    model = recommender_class(family)(config(family, **changes), CLASS_NAMES)
+    model = model_class(family)(config(family, **changes), CLASS_NAMES, "classify")
     model.fit(class_data, progress=False)
     examples = held_out(class_data)
     probabilities = model.predict_proba(class_data, examples)
@@ -173,7 +173,7 @@ def test_semantic_codes_carry_the_signal_to_items_without_train_reviews():
     stars = data.stars[examples.rows]
     errors = {}
     for mode in ("id", "semantic"):
-        model = recommender_class("semantic_mf")(config("semantic_mf", items=mode), CLASS_NAMES)
+        model = model_class("semantic_mf")(config("semantic_mf", items=mode), CLASS_NAMES, "classify")
         model.fit(data, progress=False)
         predicted = model.predict_rating(data, examples)
         errors[mode] = float(np.sqrt(np.mean((predicted[cold] - stars[cold]) ** 2)))
@@ -182,7 +182,7 @@ def test_semantic_codes_carry_the_signal_to_items_without_train_reviews():
 
 
 def test_a_models_entry_of_a_semantic_family_must_read_semantic_ids(tmp_path):
-    raw = plain(params())
+    raw = yaml.safe_load((REPO_ROOT / "params.yaml").read_text())
     raw["models"] = {"bad": {"family": "ctr", "input": "split"}}
     path = tmp_path / "params.yaml"
     path.write_text(yaml.safe_dump(raw))

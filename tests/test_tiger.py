@@ -13,10 +13,10 @@ from test_cornac_seq import CYCLE, K, Popularity, cycle_data, ndcg
 from sasnet.config import ParamsError, build
 from sasnet.errors import PipelineError
 from sasnet.item_codes import ItemCodes
-from sasnet.models import can_rank, family
+from sasnet.models import family
 from sasnet.models.base import load_model
 from sasnet.ranking.data import RankingData
-from sasnet.ranking.evaluation import valid_ndcg
+from sasnet.ranking.evaluation import ndcg_validation, valid_ndcg
 
 SETTINGS = {  # small: a fit takes seconds on one core
     "d_model": 32, "d_ff": 64, "heads": 2, "d_kv": 16, "encoder_layers": 1, "decoder_layers": 1, "dropout": 0.0,
@@ -51,13 +51,13 @@ def data() -> RankingData:
 def fitted(data):
     from sasnet.models.tiger.model import TigerRanker
 
-    model = TigerRanker(config(), ["excellent"])
-    return model, model.fit(data, progress=False, k=K)
+    model = TigerRanker(config(), ["excellent"], "rank")
+    return model, model.fit(data, progress=False, validation=ndcg_validation(data, K))
 
 
 def test_family_only_ranks_by_semantic_ids_and_its_config_checks_name_the_key():
     tiger = family("tiger")
-    assert can_rank("tiger") and tiger.RECOMMENDER is None and tiger.READS == "semantic_ids"
+    assert tiger.TASKS == ("rank",) and tiger.READS == "semantic_ids"
     with pytest.raises(ParamsError) as caught:
         config(epochs=0, dropout=1.0, selection="best", val_every=2)
     assert "epochs: must be >= 1 (got 0)" in caught.value.problems
@@ -102,6 +102,8 @@ def test_the_ranker_needs_semantic_ids_and_enough_beams(data):
     from sasnet.models.tiger.model import TigerRanker
 
     with pytest.raises(PipelineError, match="input semantic_ids"):
-        TigerRanker(config(), ["excellent"]).fit(replace(data, item_codes=None), progress=False, k=K)
+        TigerRanker(config(), ["excellent"], "rank").fit(replace(data, item_codes=None), progress=False,
+                                                         validation=ndcg_validation(data, K))
     with pytest.raises(PipelineError, match="beams: must be >= ranking.k 10"):
-        TigerRanker(config(beams=5), ["excellent"]).fit(data, progress=False, k=K)
+        TigerRanker(config(beams=5), ["excellent"], "rank").fit(data, progress=False,
+                                                                validation=ndcg_validation(data, K))

@@ -9,10 +9,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sasnet.classification import classification_report, confusion_counts, confusion_scores, paired_bootstrap_difference
+from sasnet.classification import (
+    classification_report,
+    confusion_counts,
+    confusion_scores,
+    macro_f1_metric,
+    paired_bootstrap_difference,
+)
 from sasnet.evaluation import last_class_scores, score_model
 from sasnet.models.early_stopping import under_trained, under_trained_fit
-from sasnet.stats import cluster_draws, cluster_resamples, paired_bootstrap, percentile_interval
+from sasnet.stats import cluster_draws, cluster_resamples, mean_metric, paired_bootstrap, percentile_interval
 
 CLASSES = ["bad", "good", "excellent"]
 EVALUATION = SimpleNamespace(bootstrap_samples=1000, confidence=0.95, seed=0)
@@ -24,6 +30,9 @@ def accuracy(truth: np.ndarray, predicted: np.ndarray) -> float:
 
 def macro_f1(truth: np.ndarray, predicted: np.ndarray) -> float:
     return float(confusion_scores(confusion_counts(truth, predicted, len(CLASSES)))["macro_f1"])
+
+
+ACCURACY, MACRO_F1 = mean_metric(np.equal), macro_f1_metric(len(CLASSES))  # the same, as the bootstrap sums them
 
 
 def clustered_predictions(n_users: int = 40, per_user: int = 10, correct_share: float = 0.7, seed: int = 0):
@@ -175,7 +184,7 @@ def test_score_model_resamples_each_splits_users_and_each_slices_users():
 
 def test_identical_predictions_differ_by_nothing():
     truth, predicted, users = clustered_predictions()
-    for metric in (accuracy, macro_f1):
+    for metric in (ACCURACY, MACRO_F1):
         result = paired_bootstrap(metric, truth, predicted, predicted.copy(), users, 500, 0, 0.95)
         assert result == {"difference": 0.0, "low": 0.0, "high": 0.0, "p_value": 1.0}
     same = paired_bootstrap_difference(truth, predicted, predicted, 3, 500, 0, 0.95, clusters=users)
@@ -188,11 +197,11 @@ def test_a_real_difference_is_detected_over_users():
     rng = np.random.default_rng(9)
     fixed = np.repeat(rng.random(60) < 0.6, 10)  # the better model fixes the baseline on 60% of the users
     better = np.where(fixed, truth, baseline)
-    result = paired_bootstrap(accuracy, truth, better, baseline, users, 1000, 0, 0.95)
+    result = paired_bootstrap(ACCURACY, truth, better, baseline, users, 1000, 0, 0.95)
     assert result["difference"] == pytest.approx(accuracy(truth, better) - accuracy(truth, baseline))
     assert 0 < result["low"] < result["difference"] < result["high"]
     assert result["p_value"] == pytest.approx(1 / 1000)  # no resample reverses it: the finest p a bootstrap gives
-    reverse = paired_bootstrap(accuracy, truth, baseline, better, users, 1000, 0, 0.95)
+    reverse = paired_bootstrap(ACCURACY, truth, baseline, better, users, 1000, 0, 0.95)
     assert reverse["difference"] == -result["difference"] and reverse["p_value"] == result["p_value"]
 
 
@@ -204,24 +213,36 @@ def test_users_who_disagree_wholesale_make_the_paired_test_less_sure_than_review
     a_wins = np.repeat(np.arange(60) < 32, 10)
     predicted_a = np.where(a_wins, truth, (truth + 1) % 3)
     predicted_b = np.where(a_wins, (truth + 1) % 3, truth)
-    by_users = paired_bootstrap(accuracy, truth, predicted_a, predicted_b, users, 1000, 0, 0.95)
-    by_reviews = paired_bootstrap(accuracy, truth, predicted_a, predicted_b, None, 1000, 0, 0.95)
+    by_users = paired_bootstrap(ACCURACY, truth, predicted_a, predicted_b, users, 1000, 0, 0.95)
+    by_reviews = paired_bootstrap(ACCURACY, truth, predicted_a, predicted_b, None, 1000, 0, 0.95)
     assert by_users["difference"] == by_reviews["difference"] == pytest.approx(4 / 60)
     assert by_users["high"] - by_users["low"] > 2 * (by_reviews["high"] - by_reviews["low"])
     assert by_users["p_value"] > 0.3 and by_reviews["p_value"] < by_users["p_value"]
 
 
-def test_the_vectorised_macro_f1_paired_bootstrap_is_the_generic_one():
+@pytest.mark.parametrize("metric, reference", [(ACCURACY, accuracy), (MACRO_F1, macro_f1)])
+def test_the_summed_paired_bootstrap_is_resampling_the_rows(metric, reference):
+    """Each cluster summed once and the resamples as one product give what resampling the rows one by one gives."""
     truth, baseline, users = clustered_predictions(seed=3)
     other = np.where(np.random.default_rng(3).random(len(truth)) < 0.3, truth, baseline)
     for clusters in (users, None):
-        fast = paired_bootstrap_difference(truth, other, baseline, 3, 300, 4, 0.9, clusters=clusters)
-        generic = paired_bootstrap(macro_f1, truth, other, baseline, clusters, 300, 4, 0.9)
-        assert fast["macro_f1_difference"] == pytest.approx(generic["difference"], abs=1e-12)
-        assert fast["macro_f1_difference_low"] == pytest.approx(generic["low"], abs=1e-12)
-        assert fast["macro_f1_difference_high"] == pytest.approx(generic["high"], abs=1e-12)
-        assert fast["bootstrap_p_value"] == generic["p_value"]
-    assert paired_bootstrap(accuracy, truth, other, baseline, users, 0, 0, 0.95)["p_value"] is None
+        summed = paired_bootstrap(metric, truth, other, baseline, clusters, 300, 4, 0.9)
+        rows = [np.repeat(np.arange(len(truth)), counts) for counts in cluster_resamples(clusters, len(truth), 300, 4)]
+        differences = [reference(truth[r], other[r]) - reference(truth[r], baseline[r]) for r in rows]
+        low, high = percentile_interval(np.array(differences), 0.9)
+        assert summed["difference"] == pytest.approx(reference(truth, other) - reference(truth, baseline), abs=1e-12)
+        assert (summed["low"], summed["high"]) == pytest.approx((low, high), abs=1e-12)
+    assert paired_bootstrap(metric, truth, other, baseline, users, 0, 0, 0.95)["p_value"] is None
+
+
+def test_the_macro_f1_difference_of_the_report_is_the_paired_bootstrap():
+    truth, baseline, users = clustered_predictions(seed=3)
+    other = np.where(np.random.default_rng(3).random(len(truth)) < 0.3, truth, baseline)
+    report = paired_bootstrap_difference(truth, other, baseline, 3, 300, 4, 0.9, clusters=users)
+    summary = paired_bootstrap(MACRO_F1, truth, other, baseline, users, 300, 4, 0.9)
+    assert [report[key] for key in ("macro_f1_difference", "macro_f1_difference_low", "macro_f1_difference_high",
+                                    "bootstrap_p_value")] == [summary[key] for key in ("difference", "low", "high",
+                                                                                       "p_value")]
 
 
 # ---- the under-trained flag

@@ -122,8 +122,8 @@ def pinned_entries(encoders: dict) -> tuple[dict, dict]:
     family, with the family's own params section (no overrides)."""
     return tuple(
         {family: {"family": family, **pinned_input(family, task, encoders)}
-         for family in models.FAMILIES if able(family)}
-        for task, able in (("classify", models.can_classify), ("rank", models.can_rank))
+         for family in models.FAMILIES if models.serves(family, task)}
+        for task in ("classify", "rank")
     )
 
 
@@ -211,8 +211,9 @@ def one_thread():
 class Recorder:
     """Wraps a params dataclass and records the dotted path of every leaf value read through it.
 
-    It passes for a dataclass with the wrapped one's fields (``dataclasses.is_dataclass`` and ``fields``), so code that
-    walks a section's fields (sasnet.params.plain) reads, and records, each of them.
+    It passes for the wrapped dataclass (``dataclasses.is_dataclass``, ``fields`` and ``__class__``), so code that
+    walks a section's fields or copies it with changes (``dataclasses.replace``, as ``sasnet.config.with_overrides``
+    does) reads, and records, each field it takes from it.
     """
 
     _classes: dict[type, type] = {}
@@ -221,7 +222,8 @@ class Recorder:
         wrapped = type(node)
         if wrapped not in Recorder._classes:
             Recorder._classes[wrapped] = type(f"Recorded{wrapped.__name__}", (Recorder,),
-                                              {"__dataclass_fields__": wrapped.__dataclass_fields__})
+                                              {"__dataclass_fields__": wrapped.__dataclass_fields__,
+                                               "__class__": property(lambda _self: wrapped)})
         return object.__new__(Recorder._classes[wrapped])
 
     def __init__(self, node, path: str, reads: set[str]):

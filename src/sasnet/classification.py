@@ -23,7 +23,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from sasnet.errors import PipelineError
-from sasnet.stats import cluster_draws, difference_summary, json_number, percentile_interval
+from sasnet.stats import SumMetric, cluster_draws, json_number, paired_bootstrap, percentile_interval
 
 
 def class_shares(labels: np.ndarray, n_classes: int) -> np.ndarray:
@@ -125,6 +125,17 @@ def resampled_confusions(
     return (draws.astype(np.float64) @ per_cluster).reshape(samples, n_classes, n_classes)
 
 
+def macro_f1_metric(n_classes: int) -> SumMetric:
+    """Macro-F1 as a sum metric (``sasnet.stats.SumMetric``): each row adds one to its confusion cell."""
+    cells = n_classes * n_classes
+
+    def summands(truth: np.ndarray, predicted: np.ndarray) -> np.ndarray:
+        return np.eye(cells)[np.asarray(truth, dtype=np.int64) * n_classes + np.asarray(predicted, dtype=np.int64)]
+
+    return SumMetric(summands, lambda sums: confusion_scores(sums.reshape(*sums.shape[:-1], n_classes,
+                                                                          n_classes))["macro_f1"])
+
+
 def paired_bootstrap_difference(
     y_true: np.ndarray,
     predicted_a: np.ndarray,
@@ -136,18 +147,10 @@ def paired_bootstrap_difference(
     clusters: np.ndarray | None = None,
 ) -> dict:
     """Macro-F1 of A minus macro-F1 of B, with a percentile interval over the same resamples for both and a two-sided
-    bootstrap p-value (``sasnet.stats.difference_summary``). ``clusters`` (each review's user) resamples users, all
-    their reviews at once; None resamples reviews. The same as ``sasnet.stats.paired_bootstrap`` with macro-F1 as the
-    metric and the same draws, vectorised over the resamples."""
-    y_true, predicted_a, predicted_b = (np.asarray(a, dtype=np.int64) for a in (y_true, predicted_a, predicted_b))
-    differences = np.zeros(bootstrap_samples)
-    observed = 0.0
-    draws = cluster_draws(clusters, len(y_true), bootstrap_samples, seed)  # the same resamples for A and B
-    for sign, predicted in ((1, predicted_a), (-1, predicted_b)):
-        confusions = resampled_confusions(y_true, predicted, n_classes, *draws)
-        differences += sign * confusion_scores(confusions)["macro_f1"]
-        observed += sign * confusion_scores(confusion_counts(y_true, predicted, n_classes))["macro_f1"]
-    summary = difference_summary(observed, differences, confidence)
+    bootstrap p-value (``sasnet.stats.paired_bootstrap``). ``clusters`` (each review's user) resamples users, all
+    their reviews at once; None resamples reviews."""
+    summary = paired_bootstrap(macro_f1_metric(n_classes), y_true, predicted_a, predicted_b, clusters,
+                               bootstrap_samples, seed, confidence)
     return {"macro_f1_difference": summary["difference"], "macro_f1_difference_low": summary["low"],
             "macro_f1_difference_high": summary["high"], "bootstrap_p_value": summary["p_value"],
             "bootstrap_resamples": "reviews" if clusters is None else "users"}

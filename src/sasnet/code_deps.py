@@ -30,6 +30,7 @@ from pathlib import Path
 import yaml
 
 from sasnet import models, paths
+from sasnet.inputs import TASKS
 
 ROOT = Path(__file__).resolve().parents[2]
 SRC = ROOT / "src"
@@ -45,7 +46,7 @@ FAMILY_DEP = "src/sasnet/models/${item.family}"
 # The shared_code stage declares the models folder in place of each family package's __init__.py (params.py runs
 # them all), so that a new family's folder needs no edit of dvc.yaml; it digests those files by name.
 FAMILIES_DEP = paths.MODELS_SOURCE
-TASK_STAGES = {"train": "classify", "rank": "rank"}  # foreach stages that fit one entry of a task's map
+TASK_STAGES = {layout.stage: task for task, layout in TASKS.items()}  # foreach stages that fit one entry of a task's map
 
 
 def rel(path: Path) -> str:

@@ -16,6 +16,7 @@ import dataclasses
 import math
 import types
 import typing
+from collections.abc import Mapping
 from typing import Any, Literal, Union
 
 from sasnet.errors import PipelineError
@@ -173,6 +174,25 @@ def _convert_dataclass(cls: type, value: Any, path: str, problems: list[str]) ->
     built = cls(**kwargs)
     problems.extend(f"{prefix}{message}" for message in rule_problems(built))
     return built
+
+
+def with_overrides(base: Any, overrides: Mapping[str, Any], path: str = "") -> Any:
+    """``base``, a built section, with ``overrides`` (plain YAML values of some of its keys) converted and checked as
+    ``build`` checks them, then the merged section's own rules; the rest of ``base`` is kept as built, not rebuilt."""
+    cls = base.__class__
+    hints = typing.get_type_hints(cls)
+    fields = [item.name for item in dataclasses.fields(cls)]
+    prefix = f"{path}." if path else ""
+    problems = [f"{prefix}{key}: unknown key; valid keys here: {_field_list(cls)}" for key in overrides
+                if key not in fields]
+    converted = {key: _convert(hints[key], value, prefix + key, problems) for key, value in overrides.items()
+                 if key in fields}
+    if not problems:
+        merged = dataclasses.replace(base, **converted)
+        problems = [f"{prefix}{message}" for message in rule_problems(merged)]
+    if problems:
+        raise ParamsError(problems)
+    return merged
 
 
 def rule_problems(config: Any) -> list[str]:

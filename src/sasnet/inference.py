@@ -34,10 +34,10 @@ import pandas as pd
 
 from sasnet import fingerprint, paths
 from sasnet.errors import PipelineError
-from sasnet.inputs import ModelInput, input_kind
+from sasnet.inputs import TASKS, ModelInput, input_kind
 from sasnet.model_data import ModelData, load_model_data
 from sasnet.models import family
-from sasnet.models.base import Recommender, StoredModel, load_model, read_info
+from sasnet.models.base import Recommender, load_model, read_info
 from sasnet.params import load_params
 from sasnet.ranking import metrics
 from sasnet.ranking.data import RankingData, load_ranking_data
@@ -55,7 +55,7 @@ class TrainedModel:
 
     @classmethod
     def load(cls, name: str) -> TrainedModel:
-        folder = trained_folder(paths.model_dir(name), "model", "models", "train")
+        folder = trained_folder(paths.model_dir(name), "model", "classify")
         model, data = load_saved(folder, load_model_data)
         return cls(name, model, data)
 
@@ -109,7 +109,7 @@ def ranked_items(name: str, user_id: str, top_k: int) -> pd.DataFrame:
     """The ``top_k`` unseen items for what comes after the user's whole history, by the saved ranker ``name``."""
     if top_k < 1:
         raise PipelineError(f"--top-k must be >= 1 (got {top_k})")
-    folder = trained_folder(paths.ranker_dir(name), "ranker", "rankers", "rank")
+    folder = trained_folder(paths.ranker_dir(name), "ranker", "rank")
     model, data = load_saved(folder, load_ranking_data)
     user = _group_of(pd.Index(data.users), [user_id], "user", "data/rank_split")
     scores = metrics.masked(model.score(data, "next", user), data.seen_matrix("next")[user])
@@ -122,10 +122,11 @@ def ranked_items(name: str, user_id: str, top_k: int) -> pd.DataFrame:
     return table.reset_index(drop=True).rename_axis("rank").rename(index=lambda rank: rank + 1)
 
 
-def trained_folder(folder: Path, kind: str, section: str, stage: str) -> Path:
+def trained_folder(folder: Path, kind: str, task: str) -> Path:
     """``folder`` if it holds a trained model; else an error listing the trained ones and how to train this one."""
     if folder.is_dir():
         return folder
+    section, stage = TASKS[task].section, TASKS[task].stage
     name = folder.name
     trained = sorted(path.name for path in folder.parent.iterdir() if path.is_dir()) if folder.parent.exists() else []
     how = (f"run `dvc repro {stage}@{name}`" if name in getattr(load_params(), section)
@@ -134,7 +135,7 @@ def trained_folder(folder: Path, kind: str, section: str, stage: str) -> Path:
                         f"{', '.join(trained) or 'none'}. To train it, {how}")
 
 
-def load_saved(folder: Path, load_data: Callable[..., Data]) -> tuple[StoredModel, Data]:
+def load_saved(folder: Path, load_data: Callable[..., Data]) -> tuple[Recommender, Data]:
     """The model or ranker saved in ``folder`` and the data it reads (``load_data`` of its input), refused unless
     that data is what it was trained on."""
     info = read_info(folder)
@@ -144,7 +145,7 @@ def load_saved(folder: Path, load_data: Callable[..., Data]) -> tuple[StoredMode
     except FileNotFoundError as error:  # the split files are read as they are; pyarrow names them only in its text
         raise PipelineError(f"an input of {folder} is missing ({error.filename or error}): run `dvc repro`") from None
     fingerprint.require_match(info, data, folder)
-    return load_model(folder, data), data
+    return load_model(folder, data, info), data
 
 
 def saved_input(info: dict) -> ModelInput:

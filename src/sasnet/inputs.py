@@ -15,8 +15,20 @@ from typing import Any, Mapping
 
 from sasnet.embeddings.configs import POOLINGS
 
-# Each task's own data, the input of a family that reads nothing else: the user split, or leave-last-out by time.
-TASK_SPLITS = {"classify": "split", "rank": "rank_split"}
+
+
+@dataclass(frozen=True)
+class TaskLayout:
+    """Where a task lives: its params.yaml map of entries, the dvc.yaml foreach stage that fits one entry
+    (``<stage>@<entry>``), and its own data (``data/<split>``: the user split, or leave-last-out by time), the input
+    of a family that reads nothing else."""
+
+    section: str
+    stage: str
+    split: str
+
+
+TASKS = {"classify": TaskLayout("models", "train", "split"), "rank": TaskLayout("rankers", "rank", "rank_split")}
 NORMALIZED = "normalized/"  # an embedding input: normalized/<embed.encoders entry>
 SEMANTIC_IDS = "semantic_ids"
 
@@ -44,7 +56,7 @@ class InputKind:
     def valid_inputs(self, task: str, encoders: Mapping[str, Any]) -> list[str]:
         if self.name == "embedding":
             return [f"{NORMALIZED}{run}" for run in encoders]
-        return [SEMANTIC_IDS] if self.name == "semantic_ids" else [TASK_SPLITS[task]]
+        return [SEMANTIC_IDS] if self.name == "semantic_ids" else [TASKS[task].split]
 
     def problems(self, family: str, task: str, model_input: str, pooling: str | None,
                  encoders: Mapping[str, Any]) -> list[str]:

@@ -12,7 +12,7 @@ import yaml
 
 from sasnet import models
 from sasnet.analysis_configs import EvaluationConfig, ItemSlicesConfig, ScoringConfig, SignificanceConfig
-from sasnet.config import ParamsError, build
+from sasnet.config import ParamsError, build, with_overrides
 from sasnet.data.configs import TEXT_FREE_SOURCES, DataConfig, DemoConfig, FilterConfig, IngestConfig, SampleConfig, SplitConfig
 from sasnet.embeddings.configs import (
     LlmConfig,
@@ -22,7 +22,7 @@ from sasnet.embeddings.configs import (
     SemanticIdsConfig,
     TfidfConfig,
 )
-from sasnet.inputs import InputKind, ModelInput, input_kind
+from sasnet.inputs import TASKS, InputKind, ModelInput, input_kind
 from sasnet.ranking.configs import RankingConfig
 
 PARAMS_FILE = "params.yaml"
@@ -138,7 +138,7 @@ class PipelineParams:
         return problems
 
 
-ENTRY_SECTIONS = {"models": "classify", "rankers": "rank"}  # params.yaml's entry maps and their task
+ENTRY_SECTIONS = {layout.section: task for task, layout in TASKS.items()}  # params.yaml's entry maps and their task
 NAME = re.compile(r"[a-z][a-z0-9_]*")
 
 
@@ -150,17 +150,6 @@ def valid_name(name: Any) -> bool:
 def name_problems(entries: Any) -> list[str]:
     return [f"{name!r} is not a valid name: it names DVC stages and output paths, so it must be lower-case letters, "
             "digits and _, starting with a letter" for name in entries if not valid_name(name)]
-
-
-def plain(value: Any) -> Any:
-    """A built params value back as the plain YAML types ``build`` reads (tuples as lists, mappings as dicts)."""
-    if dataclasses.is_dataclass(value):
-        return {item.name: plain(getattr(value, item.name)) for item in dataclasses.fields(value)}
-    if isinstance(value, tuple):
-        return [plain(item) for item in value]
-    if hasattr(value, "items"):
-        return {key: plain(item) for key, item in value.items()}
-    return value
 
 
 # params.yaml's schema: the pipeline's sections, then one top-level section per model family.
@@ -178,8 +167,8 @@ def entry_config(params: Any, section: str, name: str) -> Any:
 
 
 def family_config(params: Any, entry: ModelEntry) -> Any:
-    config_class = models.family(entry.family).Config
-    return build(config_class, {**plain(getattr(params, entry.family)), **entry.overrides})
+    """The family's section, as params.yaml built it, with the entry's overrides converted and checked once."""
+    return with_overrides(getattr(params, entry.family), entry.overrides)
 
 
 def load_params(path: str | os.PathLike = PARAMS_FILE) -> Params:

@@ -35,7 +35,7 @@ import shutil
 import subprocess
 import sys
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -46,14 +46,14 @@ import pandas as pd
 import yaml
 
 from sasnet import paths
-from sasnet.classification import confusion_counts, confusion_scores
+from sasnet.classification import macro_f1_metric
 from sasnet.headline import CLASSIFIER_METRICS, RANKER_METRICS, ranker_metric_names
 from sasnet.models.early_stopping import under_trained
 from sasnet.ranking.metrics import per_user
 from sasnet.report import markdown
 from sasnet.report.markdown import markdown_table, p_value
 from sasnet.stage_times import stage_times
-from sasnet.stats import holm_adjusted, mcnemar_test, paired_bootstrap
+from sasnet.stats import SumMetric, holm_adjusted, mcnemar_test, mean_metric, paired_bootstrap
 
 MODEL_STAGE, RANKER_STAGE = "train", "rank"  # dvc.yaml's foreach groups: train@<model>, rank@<ranker>
 NUMBER_DIGITS = 4  # a fourth-decimal move must show, to be read as noise
@@ -351,23 +351,12 @@ class Comparison:
     verdict: str = ""
 
 
-def accuracy(truth: np.ndarray, predicted: np.ndarray) -> float:
-    return float(np.mean(truth == predicted))
+ACCURACY = mean_metric(np.equal)  # each review right or wrong
 
 
-def macro_f1_of(n_classes: int) -> Callable[[np.ndarray, np.ndarray], float]:
-    def macro_f1(truth: np.ndarray, predicted: np.ndarray) -> float:
-        return float(confusion_scores(confusion_counts(truth, predicted, n_classes))["macro_f1"])
-
-    return macro_f1
-
-
-def ranking_metric(metric: str, k: int) -> Callable[[np.ndarray, np.ndarray], float]:
+def ranking_metric(metric: str, k: int) -> SumMetric:
     """The mean over users of ``metric`` (ndcg, recall) at ``k``, from the targets' 0-based ranks."""
-    def value(_targets: np.ndarray, ranks: np.ndarray) -> float:
-        return float(per_user(ranks, k)[metric].mean())
-
-    return value
+    return mean_metric(lambda _targets, ranks: per_user(ranks, k)[metric])
 
 
 def interval(report: Mapping | None, metric: str) -> tuple[float, float] | None:
@@ -477,8 +466,8 @@ def compare_entry(base: Revision, head: Revision, kind: str, name: str,
     base_test, head_test = base_metrics.get("test") or {}, head_metrics.get("test") or {}
     if kind == "models":
         pairing = classifier_pairing(base, head, name, base_metrics, head_metrics)
-        functions = {"accuracy": accuracy, "macro_f1": macro_f1_of(len(head_test.get("f1_per_class") or {}))}
-        metrics = {metric: functions[metric] for metric in CLASSIFIER_METRICS}
+        sum_metrics = {"accuracy": ACCURACY, "macro_f1": macro_f1_metric(len(head_test.get("f1_per_class") or {}))}
+        metrics = {metric: sum_metrics[metric] for metric in CLASSIFIER_METRICS}
     else:
         pairing = ranker_pairing(base, head, name, base_metrics, head_metrics)
         k = head_test.get("k")

@@ -17,6 +17,7 @@ evidence; read their p-values as optimistic.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -93,8 +94,28 @@ def difference_summary(observed: float, differences: np.ndarray, confidence: flo
     return {"difference": float(observed), "low": json_number(low), "high": json_number(high), "p_value": p_value}
 
 
+@dataclass(frozen=True)
+class SumMetric:
+    """A metric that sums over rows determine: ``summands(truth, predicted)`` gives each row's [n, d] summands and
+    ``of_sums`` the metric of their sum over any rows ([..., d] -> [...]). Accuracy, any score of the confusion matrix
+    and any mean over users are such metrics; a bootstrap then sums each cluster once, and every resample is one
+    matrix product (``cluster_draws``)."""
+
+    summands: Callable[[np.ndarray, np.ndarray], np.ndarray]
+    of_sums: Callable[[np.ndarray], np.ndarray]
+
+
+def mean_metric(per_row: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> SumMetric:
+    """The mean over rows of ``per_row(truth, predicted)`` (a row's correctness, a user's NDCG, ...)."""
+    def summands(truth: np.ndarray, predicted: np.ndarray) -> np.ndarray:
+        values = np.asarray(per_row(truth, predicted), dtype=np.float64)
+        return np.column_stack([values, np.ones_like(values)])
+
+    return SumMetric(summands, lambda sums: sums[..., 0] / sums[..., 1])
+
+
 def paired_bootstrap(
-    metric: Callable[[np.ndarray, np.ndarray], float],
+    metric: SumMetric,
     truth: np.ndarray,
     predicted_a: np.ndarray,
     predicted_b: np.ndarray,
@@ -103,24 +124,23 @@ def paired_bootstrap(
     seed: int,
     confidence: float,
 ) -> dict:
-    """``metric(truth, predicted_a) - metric(truth, predicted_b)`` with a percentile interval and a two-sided p-value
-    (``difference_summary``) from ``samples`` cluster resamples (``cluster_draws``) applied to both at once.
-
-    Works for any ``metric``, calling it twice per resample; for a metric of the confusion matrix,
-    ``sasnet.classification.paired_bootstrap_difference`` computes the same from the same draws, vectorised.
-    """
+    """``metric`` of ``predicted_a`` minus ``metric`` of ``predicted_b`` with a percentile interval and a two-sided
+    p-value (``difference_summary``) from ``samples`` cluster resamples (``cluster_draws``) applied to both at once,
+    all of them from each cluster's summands summed once."""
     truth, predicted_a, predicted_b = (np.asarray(values) for values in (truth, predicted_a, predicted_b))
     n = len(truth)
     if predicted_a.shape != truth.shape or predicted_b.shape != truth.shape:
         raise ValueError("truth and both predictions must be equally long")
     draws, cluster_of_row = cluster_draws(clusters, n, samples, seed)
-    rows = np.arange(n)
-    differences = np.empty(samples)
-    for i, drawn in enumerate(draws):
-        resample = np.repeat(rows, drawn[cluster_of_row])
-        differences[i] = (metric(truth[resample], predicted_a[resample])
-                          - metric(truth[resample], predicted_b[resample]))
-    return difference_summary(metric(truth, predicted_a) - metric(truth, predicted_b), differences, confidence)
+    weights = draws.astype(np.float64)  # float products run on BLAS
+    observed, differences = 0.0, np.zeros(samples)
+    for sign, predicted in ((1, predicted_a), (-1, predicted_b)):
+        rows = np.asarray(metric.summands(truth, predicted), dtype=np.float64).reshape(n, -1)
+        per_cluster = np.zeros((draws.shape[1], rows.shape[1]))
+        np.add.at(per_cluster, cluster_of_row, rows)
+        differences += sign * metric.of_sums(weights @ per_cluster)
+        observed += sign * metric.of_sums(rows.sum(axis=0))
+    return difference_summary(observed, differences, confidence)
 
 
 def holm_adjusted(p_values: Sequence[float]) -> np.ndarray:

@@ -1,22 +1,32 @@
-"""The interfaces model families implement (class probabilities, ranking), and how a fitted model is stored.
+"""The one interface every model family implements, for each task it serves, and how a fitted model is stored.
 
-A ``Recommender`` is fitted on the train reviews (the valid reviews may stop it early or select it) and then gives
-class probabilities for any (user, business) examples (``histories.Examples``): the evaluated reviews, each left
-out of its own histories, or pairs asked about at inference. Families differ only in what they read
-(``READS``) and how they fit; evaluation, the report and inference treat them all alike.
+A family has one ``Recommender`` subclass (``<family>/model.py``, named by its package's ``MODEL``), built for one
+task (``task``: classify or rank, among the family's ``TASKS``), as cornac's ``Recommender`` derives rating and
+ranking from one fitted model. ``fit`` reads the task's data and calls the family's fit for that task:
 
-A model folder holds ``model.safetensors`` (every array of the fitted state) and ``model.json`` (the family, its
-config, the class names, the model's input and any scalars of the state). Nothing is pickled.
+- classify (``fit_classes``): fitted on the user split's train reviews (its valid reviews may stop it early or
+  select it), then class probabilities (``predict_proba``) for any (user, business) examples
+  (``histories.Examples``): the evaluated reviews, each left out of its own histories, or pairs asked about at
+  inference; and, for the families that model them, star ratings (``predict_rating``);
+- rank (``fit_ranking``): fitted on the leave-last-out split's train interactions (``sasnet.ranking.data``), the
+  task's ``Validation`` its early-stopping or selection score, then a score of every catalogue item for users
+  (``score``).
 
-A ``Ranker`` scores every item of the catalogue for users of the ranking task's leave-last-out split
-(``sasnet.ranking.data.RankingData``): the same save and load, another task.
+A family that serves both tasks keeps one fitted state, one save and one restore; what a task asks is derived from
+the same network or factors. Families differ only in what they read (``READS``) and how they fit; evaluation, the
+report and inference treat them all alike, and model code never imports a task's data or evaluation modules (the
+task hands its data and its validation in), so a classifier's stage never runs ranking code and a ranker's never
+runs the class task's.
+
+A model folder holds ``model.safetensors`` (every array of the fitted state) and ``model.json`` (the family, the
+task, its config, the class names, the model's input and any scalars of the state). Nothing is pickled.
 """
 
 from __future__ import annotations
 
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -46,13 +56,57 @@ class FitResult:
     curves: pd.DataFrame | None = None  # per-epoch scores (index: epoch from 1), for families that iterate
 
 
-class StoredModel(ABC):
-    """A fitted model whose state is arrays plus JSON scalars, saved as model.safetensors and model.json."""
+@dataclass(frozen=True)
+class Validation:
+    """A task's score of the model being fitted on its valid split, for the families that stop early or select on
+    it. The task owns its metric (as RecBole's trainer owns its evaluator), so model code imports no evaluation."""
 
-    def __init__(self, config: Any, class_names: Sequence[str]):
+    metric: str  # the curves' column is valid/<metric>
+    score: Callable[[Recommender], float]
+    k: int  # the ranking cutoff, for a library that validates by itself (cornac's val_k)
+
+
+class Recommender(ABC):
+    """A model of one family with its config (the family's section with the entry's overrides), for one task."""
+
+    def __init__(self, config: Any, class_names: Sequence[str], task: str):
         self.config = config
         self.class_names = list(class_names)
+        self.task = task
+        serving = family(type(self).__module__.split(".")[2]).TASKS
+        if task not in serving:
+            raise PipelineError(f"{type(self).__name__} serves {', '.join(serving)}, not {task!r}")
 
+    def fit(self, data: ModelData | RankingData, progress: bool = True,
+            validation: Validation | None = None) -> FitResult:
+        """Fit on the task's data: its train part, its valid part only to stop early or select (for rank, by
+        ``validation``, which the rank task always gives)."""
+        if self.task == "rank":
+            return self.fit_ranking(data, validation, progress)
+        return self.fit_classes(data, progress)
+
+    # the class task
+    def fit_classes(self, data: ModelData, progress: bool) -> FitResult:
+        raise NotImplementedError
+
+    def predict_proba(self, data: ModelData, examples: Examples) -> np.ndarray:
+        """[n_examples, n_classes] class probabilities, rows summing to 1."""
+        raise NotImplementedError
+
+    def predict_rating(self, data: ModelData, examples: Examples) -> np.ndarray | None:
+        """Predicted star ratings, for families that model them (their RMSE is reported); None otherwise."""
+        return None
+
+    # the ranking task
+    def fit_ranking(self, data: RankingData, validation: Validation, progress: bool) -> FitResult:
+        raise NotImplementedError
+
+    def score(self, data: RankingData, split: str, users: np.ndarray) -> np.ndarray:
+        """[len(users), n_items] scores (higher ranks first) from what each user showed before ``split``'s target
+        (``RankingData.history``); the caller removes the items already seen."""
+        raise NotImplementedError
+
+    # the fitted state
     @abstractmethod
     def arrays(self) -> dict[str, np.ndarray]:
         """Every array of the fitted state, by name."""
@@ -62,7 +116,7 @@ class StoredModel(ABC):
         return {}
 
     @abstractmethod
-    def restore(self, arrays: dict[str, np.ndarray], state: dict[str, Any], data: Any) -> None:
+    def restore(self, arrays: dict[str, np.ndarray], state: dict[str, Any], data: ModelData | RankingData) -> None:
         """Set the fitted state from ``arrays()`` and ``state()`` as saved."""
 
     def save(self, folder: str | Path, model_input: dict[str, Any],
@@ -74,7 +128,7 @@ class StoredModel(ABC):
             save_file({name: np.ascontiguousarray(array) for name, array in self.arrays().items()}, str(tmp))
         info = {
             "family": type(self).__module__.split(".")[2],
-            "task": self.TASK,
+            "task": self.task,
             "config": asdict(self.config),
             "class_names": self.class_names,
             "input": model_input,
@@ -84,40 +138,6 @@ class StoredModel(ABC):
         write_json(info, folder / INFO)
 
 
-class Recommender(StoredModel):
-    """A model of one family with its config (the family's section with the model's overrides)."""
-
-    TASK = "classify"
-
-    @abstractmethod
-    def fit(self, data: ModelData, progress: bool = True) -> FitResult:
-        """Fit on ``data``'s train reviews (its valid reviews only for early stopping or selection)."""
-
-    @abstractmethod
-    def predict_proba(self, data: ModelData, examples: Examples) -> np.ndarray:
-        """[n_examples, n_classes] class probabilities, rows summing to 1."""
-
-    def predict_rating(self, data: ModelData, examples: Examples) -> np.ndarray | None:
-        """Predicted star ratings, for families that model them (their RMSE is reported); None otherwise."""
-        return None
-
-
-class Ranker(StoredModel):
-    """A model that orders the catalogue for a user (``class_names`` as for every stored model: split.bins)."""
-
-    TASK = "rank"
-
-    @abstractmethod
-    def fit(self, data: RankingData, progress: bool = True, k: int = 10) -> FitResult:
-        """Fit on the train interactions (the valid targets only for early stopping or selection: by NDCG@k, or by
-        the family's own criterion, which its facts name)."""
-
-    @abstractmethod
-    def score(self, data: RankingData, split: str, users: np.ndarray) -> np.ndarray:
-        """[len(users), n_items] scores (higher ranks first) from what each user showed before ``split``'s target
-        (``RankingData.history``); the caller removes the items already seen."""
-
-
 def read_info(folder: str | Path) -> dict[str, Any]:
     path = Path(folder) / INFO
     if not path.is_file():
@@ -125,10 +145,11 @@ def read_info(folder: str | Path) -> dict[str, Any]:
     return json.loads(path.read_text())
 
 
-def load_model(folder: str | Path, data: ModelData | RankingData) -> StoredModel:
-    """The model saved in ``folder``, ready to predict on ``data`` (the reviews or interactions it was trained with)."""
-    info = read_info(folder)
+def load_model(folder: str | Path, data: ModelData | RankingData, info: dict[str, Any] | None = None) -> Recommender:
+    """The model saved in ``folder``, ready to predict on ``data`` (the reviews or interactions it was trained with);
+    ``info``: its ``read_info``, when the caller has read it already."""
+    info = info or read_info(folder)
     config = build(family(info["family"]).Config, info["config"])
-    model = model_class(info["family"], info["task"])(config, info["class_names"])
+    model = model_class(info["family"])(config, info["class_names"], info["task"])
     model.restore(load_file(str(Path(folder) / WEIGHTS)), info["state"], data)
     return model

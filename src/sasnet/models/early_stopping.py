@@ -1,6 +1,6 @@
-"""The epoch loop of the iterative rankers and classifiers (next_item's sequence families, ctr): train an epoch,
-score valid, keep the best epoch's weights, stop after ``patience`` epochs without a better score; and the
-shuffled minibatches of an epoch."""
+"""The one epoch loop of every early-stopped fit (sasnet, ctr, next_item's sequence families): train an epoch, score
+valid, keep the best epoch's weights, stop after ``patience`` epochs without a better score; and the shuffled
+minibatches of an epoch."""
 
 from __future__ import annotations
 
@@ -13,8 +13,6 @@ import numpy as np
 import pandas as pd
 import torch
 from tqdm import tqdm
-
-
 
 UNDER_TRAINED_TAIL = 0.1  # the share of the epochs run, at the end, in which a best epoch counts as still rising
 
@@ -66,23 +64,30 @@ class StoppingBar:
         self.bar.close()
 
 
-def early_stopping(network: torch.nn.Module, train_epoch: Callable[[], float], valid_score: Callable[[], float],
-                   config: Any, metric: str, progress: bool, name: str) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """Up to ``config.epochs`` epochs; the best epoch's weights are left in ``network`` (in eval mode). Returns the
-    per-epoch curves (index epoch: train/loss, valid/<metric>, seconds with validation, train_seconds without) and
-    the facts every such model reports."""
+def early_stopping(network: torch.nn.Module, train_epoch: Callable[[], float | Mapping[str, float]],
+                   valid_score: Callable[[], float | Mapping[str, float]], config: Any, metric: str, progress: bool,
+                   name: str) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Up to ``config.epochs`` epochs; the best epoch's weights are left in ``network`` (in eval mode).
+
+    ``train_epoch`` returns the epoch's train loss, or its named train scores; ``valid_score`` the valid ``metric``,
+    or named valid scores among which ``metric`` selects. Returns the per-epoch curves (index epoch: train/<score>,
+    valid/<score>, seconds with validation, train_seconds without) and the facts every such model reports."""
     best = (-math.inf, 0, None)
     records = []
     bar = StoppingBar(name, config.epochs, config.patience, progress)
     for epoch in range(1, config.epochs + 1):
         start = time.perf_counter()
         network.train()
-        loss = train_epoch()
+        train = train_epoch()
         trained = time.perf_counter()
         network.eval()
         with torch.no_grad():
-            score = valid_score()
-        records.append({"epoch": epoch, "train/loss": loss, f"valid/{metric}": score,
+            valid = valid_score()
+        train = train if isinstance(train, Mapping) else {"loss": train}
+        valid = valid if isinstance(valid, Mapping) else {metric: valid}
+        score = valid[metric]
+        records.append({"epoch": epoch, **{f"train/{key}": value for key, value in train.items()},
+                        **{f"valid/{key}": value for key, value in valid.items()},
                         "seconds": time.perf_counter() - start, "train_seconds": trained - start})
         if score > best[0]:
             best = (score, epoch, {key: value.detach().clone() for key, value in network.state_dict().items()})

@@ -1,4 +1,6 @@
-"""What the mf, bpr and hft families share: cornac's train set, the fitted item side, and folding users in.
+"""What the mf, bpr, semantic_mf and hft families share on the class task: cornac's train set, the fitted item side,
+and folding users in; and one class for both tasks (``CalibratedRecommender``), whose ranking side is
+``sasnet.models.factors``.
 
 The split is by user, so a valid/test user is unknown to the fitted library model. For one protocol on every split,
 EVERY example, train ones too, gets its user's parameters refitted from its user pool (the user's other reviews,
@@ -20,7 +22,7 @@ import time
 import warnings
 from abc import abstractmethod
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -34,10 +36,14 @@ from sklearn.preprocessing import StandardScaler
 
 from sasnet.data.configs import STARS
 from sasnet.errors import PipelineError
-from sasnet.histories import Examples
-from sasnet.model_data import ModelData
 from sasnet.models.base import FitResult, Recommender
+from sasnet.models.factors import CatalogueFactors
 from sasnet.models.sklearn_state import load_pipeline, pipeline_state
+
+if TYPE_CHECKING:  # each task's data, for the annotations only
+    from sasnet.histories import Examples
+    from sasnet.model_data import ModelData
+    from sasnet.ranking.data import RankingData
 
 RIDGE_BATCH = 2048  # examples per batch of ridge systems: bounds the [batch, (k+1)^2] arrays
 BPR_BATCH_CELLS = 2**21  # pool entries x items per batch of BPR problems: bounds its [entries, items] arrays
@@ -293,26 +299,36 @@ class ScoreCalibrator:
 
 
 class CalibratedRecommender(Recommender):
-    """What mf, hft and bpr share: a fitted item side, a per-example fold-in score, and the calibrator that turns
-    the score into class probabilities; stored as the item side's and the calibrator's arrays."""
+    """What mf, hft, bpr and semantic_mf share. The class task: a fitted item side, a per-example fold-in score, and
+    the calibrator that turns the score into class probabilities (stored: the item side's and the calibrator's
+    arrays). The ranking task: the fit's own factors of every user and item (``factors.CatalogueFactors``)."""
 
     items: ItemSide
     calibrator: ScoreCalibrator
+    catalogue: CatalogueFactors
 
     @abstractmethod
-    def score(self, data: ModelData, examples: Examples) -> np.ndarray:
+    def fold_in_score(self, data: ModelData, examples: Examples) -> np.ndarray:
         """Each example's fold-in score (a predicted rating, a BPR score)."""
 
     def predict_proba(self, data: ModelData, examples: Examples) -> np.ndarray:
-        return self.calibrator.predict_proba(self.score(data, examples))
+        return self.calibrator.predict_proba(self.fold_in_score(data, examples))
+
+    def score(self, data: RankingData, split: str, users: np.ndarray) -> np.ndarray:
+        return self.catalogue.score(users)
 
     def arrays(self) -> dict[str, np.ndarray]:
+        if self.task == "rank":
+            return self.catalogue.arrays()
         return {**self.items.arrays(), **self.calibrator.arrays()}
 
     def state(self) -> dict[str, Any]:
-        return {**self.items.state(), **self.calibrator.state()}
+        return {} if self.task == "rank" else {**self.items.state(), **self.calibrator.state()}
 
-    def restore(self, arrays: dict[str, np.ndarray], state: dict[str, Any], data: ModelData) -> None:
+    def restore(self, arrays: dict[str, np.ndarray], state: dict[str, Any], data: ModelData | RankingData) -> None:
+        if self.task == "rank":
+            self.catalogue = CatalogueFactors.restore(arrays, data)
+            return
         self.items = ItemSide.restore(arrays, state)
         self.calibrator = ScoreCalibrator(len(self.class_names))
         self.calibrator.restore(arrays, state)
@@ -326,7 +342,7 @@ class RatingRecommender(CalibratedRecommender):
     def fit_item_side(self, data: ModelData, progress: bool) -> tuple[ItemSide, dict[str, Any]]:
         """The library's fitted item side, and the facts of its fit."""
 
-    def fit(self, data: ModelData, progress: bool = True) -> FitResult:
+    def fit_classes(self, data: ModelData, progress: bool) -> FitResult:
         self.items, facts = self.fit_item_side(data, progress)
         train = data.histories.examples(data.rows_of("train"))
         start = time.perf_counter()
@@ -345,5 +361,5 @@ class RatingRecommender(CalibratedRecommender):
     def predict_rating(self, data: ModelData, examples: Examples) -> np.ndarray:
         return np.clip(fold_in_ratings(data, examples, self.items, self.config.fold_in_reg), STARS[0], STARS[-1])
 
-    def score(self, data: ModelData, examples: Examples) -> np.ndarray:
+    def fold_in_score(self, data: ModelData, examples: Examples) -> np.ndarray:
         return self.predict_rating(data, examples)

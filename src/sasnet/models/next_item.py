@@ -25,10 +25,9 @@ import torch
 import torch.nn.functional as F
 
 from sasnet.device import peak_memory_mb, resolve_device
-from sasnet.models.base import FitResult, Ranker
+from sasnet.models.base import FitResult, Recommender, Validation
 from sasnet.models.early_stopping import early_stopping, minibatches
 from sasnet.ranking.data import RankingData
-from sasnet.ranking.evaluation import valid_ndcg
 
 PAD = 0  # item index i is token i + 1
 SCORING_BATCH = 256
@@ -63,7 +62,7 @@ def init_embeddings(network: torch.nn.Module) -> None:
                     module.weight[module.padding_idx].zero_()
 
 
-class NextItemRanker(Ranker):
+class NextItemRanker(Recommender):
     """A sequence model over each user's items in time order; subclasses say how to build the network."""
 
     OBJECTIVE = "causal"  # or "cloze"
@@ -80,7 +79,7 @@ class NextItemRanker(Ranker):
         init_embeddings(self.network)
         self.network.to(self.device)
 
-    def fit(self, data: RankingData, progress: bool = True, k: int = 10) -> FitResult:
+    def fit_ranking(self, data: RankingData, validation: Validation, progress: bool) -> FitResult:
         config = self.config
         rng = np.random.default_rng(config.seed)
         with torch.random.fork_rng():
@@ -90,7 +89,7 @@ class NextItemRanker(Ranker):
             optimizer = torch.optim.AdamW(self.network.parameters(), lr=config.lr, weight_decay=config.weight_decay)
             curves, facts = early_stopping(
                 self.network, lambda: self._train_epoch(optimizer, tokens, stars, rng),
-                lambda: valid_ndcg(self, data, k), config, f"ndcg@{k}", progress, type(self).__name__)
+                lambda: validation.score(self), config, validation.metric, progress, type(self).__name__)
         return FitResult(
             facts={**facts, "train_windows": len(tokens), "peak_memory_mb": peak_memory_mb(self.device),
                    "device": str(self.device)},

@@ -13,6 +13,7 @@ import scipy.sparse as sp
 from sasnet import paths
 from sasnet.embeddings import store
 from sasnet.errors import PipelineError
+from sasnet.histories import Histories
 from sasnet.inputs import ModelInput
 from sasnet.item_codes import ItemCodes, load_item_codes
 
@@ -88,6 +89,13 @@ class RankingData:
         """What every user has shown before ``split``'s target, in time order (train for valid; train and valid
         for test; everything for next)."""
         return self.interactions[self.interactions["split"].isin(HISTORY_OF[split])]
+
+    def histories_before(self, split: str) -> Histories:
+        """The pools before ``split``'s targets (``sasnet.histories``): a user's interactions of HISTORY_OF[split],
+        an item's train ones; the interactions of ``split`` are the examples."""
+        frame = self.interactions
+        return Histories.before_targets(frame["user"].to_numpy(), frame["item"].to_numpy(), frame["split"].to_numpy(),
+                                        HISTORY_OF[split], self.n_users, self.n_items)
 
     def sequences(self, split: str) -> list[np.ndarray]:
         """Each user's item indices before ``split``'s target, oldest first (``train``: the whole train part)."""

@@ -10,6 +10,7 @@ import pandas as pd
 
 from sasnet.analysis_configs import ItemSlicesConfig
 from sasnet.item_slices import slice_facts, slice_masks
+from sasnet.models.base import Validation
 from sasnet.ranking import metrics
 from sasnet.ranking.configs import RankingConfig
 from sasnet.ranking.data import RankingData
@@ -47,6 +48,11 @@ def rank_targets(model, data: RankingData, split: str, k: int,
 def valid_ndcg(model, data: RankingData, k: int) -> float:
     """Mean NDCG@k over every user's valid target: the early-stopping score of the iterative rankers."""
     return float(metrics.per_user(rank_targets(model, data, "valid", k).ranks, k)["ndcg"].mean())
+
+
+def ndcg_validation(data: RankingData, k: int) -> Validation:
+    """The ranking task's validation, which it hands to every ranker's fit: valid NDCG@k."""
+    return Validation(f"ndcg@{k}", lambda model: valid_ndcg(model, data, k), k)
 
 
 def ranking_report(ranked: RankedUsers, data: RankingData, config: RankingConfig,

@@ -14,18 +14,27 @@ from typing import Any
 import pandas as pd
 
 from sasnet.errors import PipelineError
+from sasnet.inputs import TASKS
 from sasnet.io import atomic_dir, write_csv, write_json
 from sasnet.models import model_class
-from sasnet.models.base import FitResult, StoredModel
+from sasnet.models.base import FitResult, Recommender
 from sasnet.params import ModelEntry, Params, entry_config
 from sasnet.stage import stage_seconds
 
 
 class Task(ABC):
-    name: str  # classify | rank: the model class a family names for it (sasnet.models.TASK_CLASSES)
-    section: str  # the params.yaml map of its entries
-    stage: str  # the DVC foreach stage that runs an entry: <stage>@<entry>
+    name: str  # classify | rank: a key of sasnet.inputs.TASKS, what a family's TASKS name
     entry_key: str  # the metrics' key naming the entry
+
+    @property
+    def section(self) -> str:
+        """The params.yaml map of its entries."""
+        return TASKS[self.name].section
+
+    @property
+    def stage(self) -> str:
+        """The DVC foreach stage that runs an entry: <stage>@<entry>."""
+        return TASKS[self.name].stage
 
     def entry(self, params: Params, name: str) -> ModelEntry:
         entries = getattr(params, self.section)
@@ -38,10 +47,10 @@ class Task(ABC):
         """What the entry's model reads: its task's split with the entry's input (``sasnet.inputs``)."""
 
     @abstractmethod
-    def fit(self, model: StoredModel, data: Any, params: Params) -> FitResult: ...
+    def fit(self, model: Recommender, data: Any, params: Params) -> FitResult: ...
 
     @abstractmethod
-    def evaluate(self, model: StoredModel, data: Any, params: Params, name: str) -> tuple[dict, dict]:
+    def evaluate(self, model: Recommender, data: Any, params: Params, name: str) -> tuple[dict, dict]:
         """Score the fitted model on valid and test and write its per-example output: (the metrics' header fields
         besides the entry's input, {split: scores})."""
 
@@ -59,7 +68,7 @@ def fit_and_score(task: Task, params: Params, name: str) -> None:
     """Fit entry ``name`` of the task's params map and write its model, outputs, curves and metrics."""
     entry = task.entry(params, name)
     data = task.load_data(params, entry)
-    model = model_class(entry.family, task.name)(entry_config(params, task.section, name), list(params.split.bins))
+    model = model_class(entry.family)(entry_config(params, task.section, name), list(params.split.bins), task.name)
     fitted = task.fit(model, data, params)
     with atomic_dir(task.model_dir(name)) as out_dir:
         model.save(out_dir, entry.describe(), data)

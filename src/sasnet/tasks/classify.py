@@ -12,7 +12,7 @@ from sasnet.tasks import Task
 
 
 class Classify(Task):
-    name, section, stage, entry_key = "classify", "models", "train", "model"
+    name, entry_key = "classify", "model"
     model_dir, metrics_file, curves_file = (staticmethod(paths.model_dir), staticmethod(paths.model_metrics),
                                             staticmethod(paths.training_curves))
 
@@ -33,7 +33,6 @@ class Classify(Task):
 
     def valid_scores(self, scores: dict, params: Params) -> dict[str, float]:
         return {f"valid/{score}": scores["valid"][score] for score in ("accuracy", "macro_f1")}
-
 
 
 CLASSIFY = Classify()

@@ -5,25 +5,25 @@ from __future__ import annotations
 
 from sasnet import paths
 from sasnet.io import write_parquet
-from sasnet.models.base import FitResult, Ranker
+from sasnet.models.base import FitResult, Recommender
 from sasnet.params import ModelEntry, Params
 from sasnet.ranking.data import RankingData, load_ranking_data
-from sasnet.ranking.evaluation import rank_targets, ranking_report, rankings_frame, relevant_stars
+from sasnet.ranking.evaluation import ndcg_validation, rank_targets, ranking_report, rankings_frame, relevant_stars
 from sasnet.tasks import Task
 
 
 class Rank(Task):
-    name, section, stage, entry_key = "rank", "rankers", "rank", "ranker"
+    name, entry_key = "rank", "ranker"
     model_dir, metrics_file, curves_file = (staticmethod(paths.ranker_dir), staticmethod(paths.ranker_metrics),
                                             staticmethod(paths.ranking_curves))
 
     def load_data(self, params: Params, entry: ModelEntry) -> RankingData:
         return load_ranking_data(entry.loader_input)
 
-    def fit(self, model: Ranker, data: RankingData, params: Params) -> FitResult:
-        return model.fit(data, k=params.ranking.k)
+    def fit(self, model: Recommender, data: RankingData, params: Params) -> FitResult:
+        return model.fit(data, validation=ndcg_validation(data, params.ranking.k))
 
-    def evaluate(self, model: Ranker, data: RankingData, params: Params, name: str) -> tuple[dict, dict]:
+    def evaluate(self, model: Recommender, data: RankingData, params: Params, name: str) -> tuple[dict, dict]:
         config = params.ranking
         relevant = relevant_stars(config, params.split.bins)
         ranked = {split: rank_targets(model, data, split, config.k, relevant) for split in ("valid", "test")}
@@ -34,7 +34,6 @@ class Rank(Task):
     def valid_scores(self, scores: dict, params: Params) -> dict[str, float]:
         column = f"ndcg@{params.ranking.k}"
         return {f"valid/{column}": scores["valid"][column]}
-
 
 
 RANK = Rank()

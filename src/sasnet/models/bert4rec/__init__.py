@@ -19,5 +19,5 @@ class BERT4RecConfig(AttentionConfig):
 
 Config = BERT4RecConfig
 
-RECOMMENDER = None
-RANKER = "BERT4RecRanker"  # the Ranker subclass in model.py
+MODEL = "BERT4RecRanker"  # the Recommender subclass in model.py
+TASKS = ("rank",)

@@ -1,4 +1,4 @@
-"""BERT4Rec behind the Ranker interface: the shared transformer without the causal mask, cloze-trained."""
+"""BERT4Rec on the ranking task: the shared transformer without the causal mask, cloze-trained."""
 
 from __future__ import annotations
 

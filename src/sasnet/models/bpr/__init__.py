@@ -28,5 +28,5 @@ class BPRConfig:
 
 Config = BPRConfig
 
-RECOMMENDER = "BPRRecommender"  # the Recommender subclass in model.py
-RANKER = "BPRRanker"  # ranks the catalogue on the ranking task (sasnet.models.factor_ranking)
+MODEL = "BPRRecommender"  # the Recommender subclass in model.py
+TASKS = ("classify", "rank")  # one model class for both (sasnet.models.base)

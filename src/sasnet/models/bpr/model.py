@@ -4,16 +4,14 @@ multinomial logistic regression on [score]."""
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from cornac.data import Dataset
 from cornac.models import BPR
 
-from sasnet.histories import Examples
-from sasnet.model_data import ModelData
-from sasnet.models.factor_ranking import FactorRanker
-from sasnet.models.base import FitResult
+from sasnet.models.base import FitResult, Validation
+from sasnet.models.factors import library_catalogue
 from sasnet.models.fold_in import (
     CalibratedRecommender,
     ItemSide,
@@ -23,6 +21,11 @@ from sasnet.models.fold_in import (
     fold_in_bpr,
     library_facts,
 )
+
+if TYPE_CHECKING:  # each task's data, for the annotations only
+    from sasnet.histories import Examples
+    from sasnet.model_data import ModelData
+    from sasnet.ranking.data import RankingData
 
 
 def fit_bpr(config: Any, train_set: Dataset, progress: bool = False) -> BPR:
@@ -39,7 +42,7 @@ def bpr_item_side(model: BPR) -> ItemSide:
 
 class BPRRecommender(CalibratedRecommender):
 
-    def fit(self, data: ModelData, progress: bool = True) -> FitResult:
+    def fit_classes(self, data: ModelData, progress: bool) -> FitResult:
         train_set, duplicates = cornac_train_set(data)
         start = time.perf_counter()
         self.items = bpr_item_side(fit_bpr(self.config, train_set, progress))
@@ -74,11 +77,10 @@ class BPRRecommender(CalibratedRecommender):
         users, worst_gradient = fold_in_bpr(data, examples, self.items, self.config.fold_in_reg)
         return bpr_scores(data, examples, self.items, users), worst_gradient
 
-    def score(self, data: ModelData, examples: Examples) -> np.ndarray:
+    def fold_in_score(self, data: ModelData, examples: Examples) -> np.ndarray:
         return self._fold_in_scores(data, examples)[0]
 
-
-class BPRRanker(FactorRanker):
-    def fit_library(self, train_set: Dataset, progress: bool) -> tuple[Any, ItemSide]:
-        model = fit_bpr(self.config, train_set, progress)
-        return model, bpr_item_side(model)
+    def fit_ranking(self, data: RankingData, validation: Validation, progress: bool) -> FitResult:
+        self.catalogue, facts = library_catalogue(data, lambda train_set: fit_bpr(self.config, train_set, progress),
+                                                  bpr_item_side, self.config)
+        return FitResult(facts)

@@ -53,5 +53,5 @@ class CornacSeqConfig:
 
 Config = CornacSeqConfig
 
-RECOMMENDER = None  # ranks only
-RANKER = "CornacSequentialRanker"  # the Ranker subclass in model.py
+MODEL = "CornacSequentialRanker"  # the Recommender subclass in model.py
+TASKS = ("rank",)

@@ -15,7 +15,7 @@ from cornac.models.recommender import NextItemRecommender
 
 from sasnet.device import resolve_device
 from sasnet.errors import PipelineError
-from sasnet.models.base import FitResult, Ranker
+from sasnet.models.base import FitResult, Recommender, Validation
 from sasnet.ranking.data import RankingData
 
 WEIGHTS = "module."  # prefix of the torch module's state_dict entries among the saved arrays
@@ -69,11 +69,11 @@ def library_model(config: Any, epochs: int, progress: bool) -> NextItemRecommend
     )
 
 
-class CornacSequentialRanker(Ranker):
+class CornacSequentialRanker(Recommender):
     library: NextItemRecommender  # the fitted cornac model; its torch module is ``library.model``
     items: np.ndarray  # cornac's item index -> our catalogue index
 
-    def fit(self, data: RankingData, progress: bool = True, k: int = 10) -> FitResult:
+    def fit_ranking(self, data: RankingData, validation: Validation, progress: bool) -> FitResult:
         train = train_set(data, self.config.seed)
         valid = valid_set(data, train, self.config.seed) if self.config.selection == "best" else None
         torch.manual_seed(self.config.seed)  # GRU4Rec's dropout draws from torch, which it does not seed itself

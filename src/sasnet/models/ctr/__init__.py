@@ -56,5 +56,5 @@ class CTRConfig:
 
 Config = CTRConfig
 
-RECOMMENDER = "CTRRecommender"
-RANKER = "CTRRanker"
+MODEL = "CTRRecommender"  # the Recommender subclass in model.py
+TASKS = ("classify", "rank")  # one model class for both (sasnet.models.base)

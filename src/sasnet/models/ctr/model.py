@@ -1,8 +1,11 @@
-"""Fitting the ctr family's networks on the class task and on the ranking task (see the package for the model)."""
+"""The ctr family's networks on the class task and on the ranking task, one class (see the package for the model).
+
+Both tasks score (user, item) rows through the same network over the item's fields, its category bag and dense user
+features; the class task reads its softmax over the classes, the ranking task its one logit per row."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -13,12 +16,13 @@ from sasnet.device import peak_memory_mb, resolve_device
 from sasnet.errors import PipelineError
 from sasnet.histories import Examples
 from sasnet.item_codes import ItemCodes, require_codes
-from sasnet.model_data import ModelData
-from sasnet.models.base import FitResult, Ranker, Recommender
+from sasnet.models.base import FitResult, Recommender, Validation
 from sasnet.models.ctr.network import CTRNetwork
 from sasnet.models.early_stopping import early_stopping, minibatches
-from sasnet.ranking.data import RankingData
-from sasnet.ranking.evaluation import valid_ndcg
+
+if TYPE_CHECKING:  # each task's data, for the annotations only
+    from sasnet.model_data import ModelData
+    from sasnet.ranking.data import RankingData
 
 SCORING_ROWS = 262144  # (user, item) rows per forward pass when a ranker scores the catalogue
 
@@ -62,11 +66,13 @@ def network_for(config: Any, field_sizes: list[int], inputs: ItemInputs, n_dense
                       list(config.hidden_dims), config.dropout, n_outputs).to(device)
 
 
-class CTRNetworkState:
-    """What both tasks store: the network's weights, rebuilt for the same catalogue on restore."""
+class CTRRecommender(Recommender):
+    """One network per task: the class task's softmax over the classes (no user ID: a held-out user has none), the
+    ranking task's logit with the user's index as a field."""
 
     network: CTRNetwork
     device: torch.device
+    prior: np.ndarray  # the class task's train class shares
 
     def describe(self) -> dict[str, Any]:
         """The fit facts that say which model this is."""
@@ -74,7 +80,8 @@ class CTRNetworkState:
                 "code_keys": self.config.code_keys if self.config.items == "semantic" else None}
 
     def arrays(self) -> dict[str, np.ndarray]:
-        return {f"network.{name}": value.cpu().numpy() for name, value in self.network.state_dict().items()}
+        weights = {f"network.{name}": value.cpu().numpy() for name, value in self.network.state_dict().items()}
+        return {"prior": self.prior, **weights} if self.task == "classify" else weights
 
     def restore_network(self, arrays: dict[str, np.ndarray]) -> None:
         weights = {name.removeprefix("network."): torch.tensor(value) for name, value in arrays.items()
@@ -85,31 +92,31 @@ class CTRNetworkState:
             raise PipelineError(f"the saved ctr model does not fit this catalogue (run `dvc repro`): {error}") from None
         self.network.eval()
 
-
-class CTRRecommender(CTRNetworkState, Recommender):
-    prior: np.ndarray
-
-    def _setup(self, data: ModelData) -> None:
+    def _setup_items(self, data: ModelData | RankingData) -> None:
         self.inputs = ItemInputs(require_codes(data.item_codes, "ctr"), self.config)
         self.device = torch.device(resolve_device(self.config.device, "ctr.device"))
+
+    # the class task
+    def _setup_classes(self, data: ModelData) -> None:
+        self._setup_items(data)
         self.network = network_for(self.config, self.inputs.field_sizes, self.inputs, len(self.class_names) + 1,
                                    len(self.class_names), self.device)
 
-    def _tensors(self, data: ModelData, examples: Examples) -> tuple[torch.Tensor, ...]:
+    def _class_tensors(self, data: ModelData, examples: Examples) -> tuple[torch.Tensor, ...]:
         items = self.inputs.rows(data.histories.business_ids[examples.businesses])
         counts = data.histories.pool_label_counts(data.labels, len(self.class_names), examples)[:, 0]
         dense = shrunk_shares(counts, self.prior, self.config.prior_strength)
         return tuple(torch.as_tensor(array, device=self.device)
                      for array in (self.inputs.fields[items], self.inputs.bags[items], dense))
 
-    def fit(self, data: ModelData, progress: bool = True) -> FitResult:
+    def fit_classes(self, data: ModelData, progress: bool) -> FitResult:
         train = data.histories.examples(data.rows_of("train"))
         valid = data.histories.examples(data.rows_of("valid"))
         self.prior = class_shares(data.labels[train.rows], len(self.class_names))
-        self._setup(data)
-        fields, bags, dense = self._tensors(data, train)
+        self._setup_classes(data)
+        fields, bags, dense = self._class_tensors(data, train)
         labels = torch.as_tensor(data.labels[train.rows], device=self.device)
-        valid_inputs, valid_labels = self._tensors(data, valid), data.labels[valid.rows]  # built once, not per epoch
+        valid_inputs, valid_labels = self._class_tensors(data, valid), data.labels[valid.rows]  # built once, not per epoch
         optimizer = torch.optim.AdamW(self.network.parameters(), lr=self.config.lr,
                                       weight_decay=self.config.weight_decay)
         rng = np.random.default_rng(self.config.seed)
@@ -136,28 +143,17 @@ class CTRRecommender(CTRNetworkState, Recommender):
                           "device": str(self.device)}, curves[["valid/macro_f1"]])
 
     def predict_proba(self, data: ModelData, examples: Examples) -> np.ndarray:
-        return self._probabilities(*self._tensors(data, examples))
+        return self._probabilities(*self._class_tensors(data, examples))
 
     def _probabilities(self, fields: torch.Tensor, bags: torch.Tensor, dense: torch.Tensor) -> np.ndarray:
         with torch.no_grad():
             return torch.softmax(self.network(fields, bags, dense), dim=1).double().cpu().numpy()
 
-    def arrays(self) -> dict[str, np.ndarray]:
-        return {"prior": self.prior, **super().arrays()}
-
-    def restore(self, arrays: dict[str, np.ndarray], state: dict[str, Any], data: ModelData) -> None:
-        self.prior = arrays["prior"]
-        self._setup(data)
-        self.restore_network(arrays)
-
-
-class CTRRanker(CTRNetworkState, Ranker):
-    """Implicit feedback: a train interaction is a positive, sampled catalogue items are negatives (a sample may
-    hit an item the user did interact with: with a catalogue far larger than a history that noise is small)."""
-
-    def _setup(self, data: RankingData) -> None:
-        self.inputs = ItemInputs(require_codes(data.item_codes, "ctr"), self.config)
-        self.device = torch.device(resolve_device(self.config.device, "ctr.device"))
+    # the ranking task: implicit feedback, a train interaction is a positive, sampled catalogue items are negatives
+    # (a sample may hit an item the user did interact with: with a catalogue far larger than a history that noise
+    # is small)
+    def _setup_ranking(self, data: RankingData) -> None:
+        self._setup_items(data)
         train = data.part("train")
         n_classes = len(self.class_names)
         counts = np.zeros((data.n_users, n_classes))
@@ -175,8 +171,8 @@ class CTRRanker(CTRNetworkState, Ranker):
         fields = torch.cat([users[:, None], self.item_fields[items]], dim=1)
         return self.network(fields, self.item_bags[items], self.user_dense[users])[:, 0]
 
-    def fit(self, data: RankingData, progress: bool = True, k: int = 10) -> FitResult:
-        self._setup(data)
+    def fit_ranking(self, data: RankingData, validation: Validation, progress: bool) -> FitResult:
+        self._setup_ranking(data)
         train = data.part("train")
         users = torch.tensor(train["user"].to_numpy(), device=self.device)  # copies: pandas' arrays are read-only
         items = torch.tensor(train["item"].to_numpy(), device=self.device)
@@ -199,11 +195,11 @@ class CTRRanker(CTRNetworkState, Ranker):
                 total += loss.item() * len(batch)
             return total / len(users)
 
-        curves, facts = early_stopping(self.network, train_epoch, lambda: valid_ndcg(self, data, k), self.config,
-                                       f"ndcg@{k}", progress, self.config.architecture)
+        curves, facts = early_stopping(self.network, train_epoch, lambda: validation.score(self), self.config,
+                                       validation.metric, progress, self.config.architecture)
         return FitResult({**facts, **self.describe(), "train_interactions": len(train), "negatives": negatives,
                           "peak_memory_mb": peak_memory_mb(self.device), "device": str(self.device)},
-                         curves[[f"valid/ndcg@{k}"]])
+                         curves[[f"valid/{validation.metric}"]])
 
     def score(self, data: RankingData, split: str, users: np.ndarray) -> np.ndarray:
         """The user features are of the train interactions for every split (the fit's, not refitted)."""
@@ -217,6 +213,10 @@ class CTRRanker(CTRNetworkState, Ranker):
                                              torch.as_tensor(pairs_items[chunk], device=self.device)).cpu().numpy()
         return scores.reshape(len(users), data.n_items)
 
-    def restore(self, arrays: dict[str, np.ndarray], state: dict[str, Any], data: RankingData) -> None:
-        self._setup(data)
+    def restore(self, arrays: dict[str, np.ndarray], state: dict[str, Any], data: ModelData | RankingData) -> None:
+        if self.task == "classify":
+            self.prior = arrays["prior"]
+            self._setup_classes(data)
+        else:
+            self._setup_ranking(data)
         self.restore_network(arrays)

@@ -20,5 +20,5 @@ class GRU4RecConfig(NextItemConfig):
 
 Config = GRU4RecConfig
 
-RECOMMENDER = None
-RANKER = "GRU4RecRanker"  # the Ranker subclass in model.py
+MODEL = "GRU4RecRanker"  # the Recommender subclass in model.py
+TASKS = ("rank",)

@@ -1,4 +1,4 @@
-"""GRU4Rec / LSTM behind the Ranker interface."""
+"""GRU4Rec / LSTM on the ranking task."""
 
 from __future__ import annotations
 

@@ -30,4 +30,5 @@ class HFTConfig:
 
 Config = HFTConfig
 
-RECOMMENDER = "HFTRecommender"  # the Recommender subclass in model.py
+MODEL = "HFTRecommender"  # the Recommender subclass in model.py
+TASKS = ("classify",)

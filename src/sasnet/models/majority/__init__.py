@@ -17,4 +17,5 @@ class MajorityConfig:
 
 Config = MajorityConfig
 
-RECOMMENDER = "MajorityRecommender"  # the Recommender subclass in model.py
+MODEL = "MajorityRecommender"  # the Recommender subclass in model.py
+TASKS = ("classify",)

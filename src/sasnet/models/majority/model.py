@@ -13,7 +13,7 @@ from sasnet.models.base import FitResult, Recommender
 class MajorityRecommender(Recommender):
     shares: np.ndarray
 
-    def fit(self, data: ModelData, progress: bool = True) -> FitResult:
+    def fit_classes(self, data: ModelData, progress: bool) -> FitResult:
         self.shares = class_shares(data.labels[data.rows_of("train")], len(self.class_names))
         return FitResult({"train_class_shares": dict(zip(self.class_names, self.shares.tolist()))})
 

@@ -27,5 +27,5 @@ class MFConfig:
 
 Config = MFConfig
 
-RECOMMENDER = "MFRecommender"  # the Recommender subclass in model.py
-RANKER = "MFRanker"  # ranks the catalogue on the ranking task (sasnet.models.factor_ranking)
+MODEL = "MFRecommender"  # the Recommender subclass in model.py
+TASKS = ("classify", "rank")  # one model class for both (sasnet.models.base)

@@ -1,15 +1,16 @@
-"""cornac's biased MF fitted on the train stars; its item side kept, users ridge-folded in (``fold_in``)."""
+"""cornac's biased MF fitted on the train stars. Classes: its item side kept, users ridge-folded in (``fold_in``);
+ranking: its own factors score the catalogue (``factors``)."""
 
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cornac.data import Dataset
 from cornac.models import MF
 
-from sasnet.model_data import ModelData
-from sasnet.models.factor_ranking import FactorRanker
+from sasnet.models.base import FitResult, Validation
+from sasnet.models.factors import library_catalogue
 from sasnet.models.fold_in import (
     ItemSide,
     RatingRecommender,
@@ -17,6 +18,10 @@ from sasnet.models.fold_in import (
     fitted_rmse,
     library_facts,
 )
+
+if TYPE_CHECKING:  # each task's data, for the annotations only
+    from sasnet.model_data import ModelData
+    from sasnet.ranking.data import RankingData
 
 
 def fit_mf(config: Any, train_set: Dataset, progress: bool = False) -> MF:
@@ -42,8 +47,7 @@ class MFRecommender(RatingRecommender):
             "train_fitted_rmse": fitted_rmse(train_set, items, model.u_biases, model.u_factors),
         }
 
-
-class MFRanker(FactorRanker):
-    def fit_library(self, train_set: Dataset, progress: bool) -> tuple[Any, ItemSide]:
-        model = fit_mf(self.config, train_set, progress)
-        return model, mf_item_side(model)
+    def fit_ranking(self, data: RankingData, validation: Validation, progress: bool) -> FitResult:
+        self.catalogue, facts = library_catalogue(data, lambda train_set: fit_mf(self.config, train_set, progress),
+                                                  mf_item_side, self.config)
+        return FitResult(facts)

@@ -17,5 +17,5 @@ class PopularityConfig:
 
 Config = PopularityConfig
 
-RECOMMENDER = None
-RANKER = "PopularityRanker"  # the Ranker subclass in model.py
+MODEL = "PopularityRanker"  # the Recommender subclass in model.py
+TASKS = ("rank",)

@@ -1,4 +1,4 @@
-"""Popularity behind the Ranker interface: the score of an item is its train interaction count."""
+"""Popularity on the ranking task: the score of an item is its train interaction count."""
 
 from __future__ import annotations
 
@@ -6,12 +6,12 @@ from typing import Any
 
 import numpy as np
 
-from sasnet.models.base import FitResult, Ranker
+from sasnet.models.base import FitResult, Recommender, Validation
 from sasnet.ranking.data import RankingData
 
 
-class PopularityRanker(Ranker):
-    def fit(self, data: RankingData, progress: bool = True, k: int = 10) -> FitResult:
+class PopularityRanker(Recommender):
+    def fit_ranking(self, data: RankingData, validation: Validation, progress: bool) -> FitResult:
         self.counts = data.train_counts.astype(np.float32)
         return FitResult({"items_with_interactions": int((self.counts > 0).sum())})
 

@@ -1,7 +1,7 @@
 """The ``sasnet`` family: SASNet, a Siamese set transformer over sets of review embeddings (SPEC §1).
 
 This module holds the family's params section only, free of torch so that validating params stays fast; the
-network is in ``network``, its training loop in ``training`` and the Recommender and the Ranker in ``model``.
+network is in ``network``, its training loop in ``training`` and the model of both tasks in ``model``.
 """
 
 from __future__ import annotations
@@ -48,5 +48,5 @@ class SasnetConfig:
 
 Config = SasnetConfig
 
-RECOMMENDER = "SasnetRecommender"  # the Recommender subclass in model.py
-RANKER = "SasnetRanker"  # ranks the catalogue by P(best class) (rankers entries with input normalized/<run>)
+MODEL = "SasnetRecommender"  # the Recommender subclass in model.py
+TASKS = ("classify", "rank")  # one model class for both (sasnet.models.base)

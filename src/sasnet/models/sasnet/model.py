@@ -1,12 +1,12 @@
-"""SASNet as a Recommender: sets drawn from the leakage-free histories, training, and evaluation draws; and SASNet
-as a Ranker of the whole catalogue by P(excellent).
+"""SASNet for both tasks: sets drawn from the leakage-free histories, training, and evaluation draws for the class
+task; and a ranking of the whole catalogue by P(excellent). One network, one save and restore, one training.
 
 Shared by the train stage, inference and the ablation benchmark, so that all train and score exactly alike.
 An example's evaluation draws come from its own stream, seeded by (seed, user, business), so its score does not
 depend on which other examples are scored with it.
 
-The ranker trains exactly as the classifier, on the leave-last-out split (``Histories.before_targets``): train
-interactions are the examples, each user's valid target its early-stopping example (valid macro-F1, SASNet's own
+On the ranking task it trains exactly as on the class task, on the leave-last-out split
+(``RankingData.histories_before``): train interactions are the examples, each user's valid target its early-stopping example (valid macro-F1, SASNet's own
 criterion: selecting by valid NDCG would score the whole catalogue every epoch). To rank, every user's set and
 every item's set is encoded once per draw, and the cross-attention and classifier pair them (``SASNet.pair_logits``):
 P(last class of split.bins) averaged over ``eval_draws`` draws, from the user's interactions before the target and
@@ -16,6 +16,8 @@ class task's train users, whose reviews include some ranking targets: a label-fr
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import scipy.sparse as sp
 import torch
@@ -23,8 +25,7 @@ import torch
 from sasnet.device import peak_memory_mb
 from sasnet.errors import PipelineError
 from sasnet.histories import Examples, Histories
-from sasnet.model_data import ModelData
-from sasnet.models.base import FitResult, Ranker, Recommender
+from sasnet.models.base import FitResult, Recommender, Validation
 from sasnet.models.sasnet.network import SASNet
 from sasnet.models.sasnet.training import (
     DrawSets,
@@ -37,7 +38,10 @@ from sasnet.models.sasnet.training import (
     review_table,
     train_sasnet,
 )
-from sasnet.ranking.data import HISTORY_OF, RankingData
+
+if TYPE_CHECKING:  # each task's data, for the annotations only
+    from sasnet.model_data import ModelData
+    from sasnet.ranking.data import RankingData
 
 PAIRS_PER_CHUNK = 16384  # (user, item) pairs through the cross-attention at once: ~0.3 GB at 256-d
 
@@ -73,77 +77,46 @@ def require_dense(matrix: np.ndarray | sp.spmatrix | None) -> np.ndarray:
     return matrix
 
 
-class SasnetNetwork:
-    """The fitted network's save and restore, shared by the classifier and the ranker."""
+class SasnetRecommender(Recommender):
+    """One network for both tasks: class probabilities of (user, business) examples, or P(best class) of every
+    catalogue item for users (``grid_probabilities``)."""
 
     network: SASNet
 
-    def arrays(self) -> dict[str, np.ndarray]:
-        return {name: value.detach().cpu().contiguous().numpy() for name, value in self.network.state_dict().items()}
-
-    def state(self) -> dict:
-        return {"input_dim": self.network.input_dim}
-
-    def restore_network(self, arrays: dict[str, np.ndarray], state: dict) -> None:
-        self.network = SASNet(self.config, state["input_dim"], len(self.class_names))
-        self.network.load_state_dict({name: torch.from_numpy(value) for name, value in arrays.items()})
-        self.network.eval()
-
-
-class SasnetRecommender(SasnetNetwork, Recommender):
-    def fit(self, data: ModelData, progress: bool = True) -> FitResult:
-        require_dense(data.matrix)
-        result: TrainingResult = train_sasnet(
-            self.config,
-            embeddings=data.matrix,
-            labels=data.labels,
-            train_rows=data.rows_of("train"),
-            valid_rows=data.rows_of("valid"),
-            stars=data.stars,
-            draw_sets=set_sampler(data.histories, self.config.sample_size),
-            class_names=self.class_names,
-            progress=progress,
-        )
-        self.network = result.model
-        facts = {**result.summary(), "input_dim": int(data.matrix.shape[1]),
-                 "pools": data.histories.pool_statistics(self.config.sample_size)}
-        return FitResult(facts, result.curves())
-
-    def predict_proba(self, data: ModelData, examples: Examples) -> np.ndarray:
-        config = self.config
-        draws = example_draws(data.histories, examples, config.sample_size, config.eval_draws, config.seed)
-        return predict_proba(self.network, data.matrix, data.stars, draws, config.batch_size)
-
-    def restore(self, arrays: dict[str, np.ndarray], state: dict, data: ModelData) -> None:
-        self.restore_network(arrays, state)
-
-
-def ranking_histories(data: RankingData, split: str) -> Histories:
-    """Pools before ``split``'s targets: a user's interactions of HISTORY_OF[split], an item's train ones."""
-    frame = data.interactions
-    return Histories.before_targets(frame["user"].to_numpy(), frame["item"].to_numpy(), frame["split"].to_numpy(),
-                                    HISTORY_OF[split], data.n_users, data.n_items)
-
-
-class SasnetRanker(SasnetNetwork, Ranker):
-    def fit(self, data: RankingData, progress: bool = True, k: int = 10) -> FitResult:
-        embeddings = require_dense(data.embedding)
-        histories = ranking_histories(data, "valid")
-        result: TrainingResult = train_sasnet(
+    def _train(self, embeddings: np.ndarray, labels: np.ndarray, stars: np.ndarray, histories: Histories,
+               progress: bool) -> TrainingResult:
+        result = train_sasnet(
             self.config,
             embeddings=embeddings,
-            labels=data.labels,
+            labels=labels,
             train_rows=histories.rows_of("train"),
             valid_rows=histories.rows_of("valid"),
-            stars=data.interactions["stars"].to_numpy(),
+            stars=stars,
             draw_sets=set_sampler(histories, self.config.sample_size),
             class_names=self.class_names,
             progress=progress,
         )
         self.network = result.model
+        return result
+
+    def fit_classes(self, data: ModelData, progress: bool) -> FitResult:
+        result = self._train(require_dense(data.matrix), data.labels, data.stars, data.histories, progress)
+        facts = {**result.summary(), "input_dim": int(data.matrix.shape[1]),
+                 "pools": data.histories.pool_statistics(self.config.sample_size)}
+        return FitResult(facts, result.curves())
+
+    def fit_ranking(self, data: RankingData, validation: Validation, progress: bool) -> FitResult:
+        embeddings = require_dense(data.embedding)
+        result = self._train(embeddings, data.labels, data.interactions["stars"].to_numpy(),
+                             data.histories_before("valid"), progress)
         facts = {**result.summary(), "input_dim": int(embeddings.shape[1]), "selected_by": "valid macro-F1",
                  "peak_memory_mb": peak_memory_mb(next(self.network.parameters()).device)}
         return FitResult(facts)  # no per-epoch valid NDCG: the stage records the selected model's
+
+    def predict_proba(self, data: ModelData, examples: Examples) -> np.ndarray:
+        config = self.config
+        draws = example_draws(data.histories, examples, config.sample_size, config.eval_draws, config.seed)
+        return predict_proba(self.network, data.matrix, data.stars, draws, config.batch_size)
 
     def score(self, data: RankingData, split: str, users: np.ndarray) -> np.ndarray:
         """P(best class) of every (user, item), averaged over ``eval_draws`` set draws: a user's sets come from its
@@ -153,7 +126,7 @@ class SasnetRanker(SasnetNetwork, Ranker):
         if embeddings.shape[1] != self.network.input_dim:
             raise PipelineError(f"the ranker reads {self.network.input_dim}-d embeddings, the data has "
                                 f"{embeddings.shape[1]}-d: it was trained on another input (run `dvc repro`)")
-        histories = ranking_histories(data, split)
+        histories = data.histories_before(split)
         table = review_table(embeddings, data.interactions["stars"].to_numpy(), next(self.network.parameters()).device)
         item_rng = np.random.default_rng([config.seed, 0])
         user_rngs = [np.random.default_rng([config.seed, 1, user]) for user in users]
@@ -166,8 +139,16 @@ class SasnetRanker(SasnetNetwork, Ranker):
             total += grid_probabilities(self.network, table, (user_rows, user_mask), item_sets)[..., -1]
         return total / config.eval_draws
 
-    def restore(self, arrays: dict[str, np.ndarray], state: dict, data: RankingData) -> None:
-        self.restore_network(arrays, state)
+    def arrays(self) -> dict[str, np.ndarray]:
+        return {name: value.detach().cpu().contiguous().numpy() for name, value in self.network.state_dict().items()}
+
+    def state(self) -> dict:
+        return {"input_dim": self.network.input_dim}
+
+    def restore(self, arrays: dict[str, np.ndarray], state: dict, data: ModelData | RankingData) -> None:
+        self.network = SASNet(self.config, state["input_dim"], len(self.class_names))
+        self.network.load_state_dict({name: torch.from_numpy(value) for name, value in arrays.items()})
+        self.network.eval()
 
 
 @torch.inference_mode()

@@ -13,15 +13,14 @@ add run-to-run noise.
 The embeddings live on the training device, and each draw of sets is copied there once, so a step gathers its
 inputs on the device and the loop waits for the device once per epoch, not once per step.
 
-The loop reports each epoch to an optional ``on_epoch`` callback; ``TrainingResult.curves`` has every epoch's scores.
+The epochs run in the loop every early-stopped family shares (``sasnet.models.early_stopping``);
+``TrainingResult.curves`` has every epoch's scores.
 """
 
 from __future__ import annotations
 
-import math
-import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -32,7 +31,7 @@ import torch.nn.functional as F
 from sasnet.classification import confusion_counts, confusion_scores
 from sasnet.device import cpu_has_native_bf16, resolve_device
 from sasnet.errors import PipelineError
-from sasnet.models.early_stopping import StoppingBar, under_trained_fit
+from sasnet.models.early_stopping import early_stopping, under_trained_fit
 from sasnet.models.sasnet import STAR_LEVELS, SasnetConfig
 from sasnet.models.sasnet.network import SASNet
 
@@ -58,6 +57,9 @@ class Scores:
     loss: float  # mean cross-entropy per example
     accuracy: float
     macro_f1: float
+
+
+SCORE_NAMES = tuple(field.name for field in fields(Scores))
 
 
 @dataclass(frozen=True)
@@ -118,15 +120,14 @@ def train_sasnet(
     stars: np.ndarray,
     draw_sets: DrawSets,
     class_names: Sequence[str],
-    on_epoch: Callable[[EpochRecord], None] | None = None,
     progress: bool = True,
 ) -> TrainingResult:
     """Train on the reviews at ``train_rows``, early-stop on those at ``valid_rows``; the best epoch's model.
 
     ``embeddings`` (n_reviews, input_dim) may be memory-mapped: it is copied to the device once (the paper's LP
     sample, 75k x 3072 float32, is 0.9 GB). ``labels`` holds the class index (into ``class_names``) of every row,
-    ``stars`` its star rating (read with ``history_stars`` only). Each finished epoch's record (train and valid
-    loss, accuracy, macro-F1) is passed to ``on_epoch``.
+    ``stars`` its star rating (read with ``history_stars`` only). The epochs run in the shared early-stopping loop
+    (``sasnet.models.early_stopping``), selecting on valid macro-F1.
     """
     device = torch.device(resolve_device(config.device, "sasnet.device"))
     n_classes = len(class_names)
@@ -139,49 +140,37 @@ def train_sasnet(
     n_reviews = len(table.embeddings)
     valid_sets = [_draw(draw_sets, valid_rows, valid_rng, n_reviews, device) for _ in range(config.valid_draws)]
 
-    history: list[EpochRecord] = []
-    train_seconds = 0.0
     # Seeds torch's global generator (weights, dropout) without leaking the change to the caller.
     with torch.random.fork_rng():
         torch.manual_seed(config.seed)
         model = SASNet(config, table.embeddings.shape[1], n_classes).to(device)
         optimizer = _adamw(model, config)
-        best_epoch, best_macro_f1, best_state = 0, -math.inf, {}
-        bar = StoppingBar("train_sasnet", config.epochs, config.patience, progress)
-        for epoch in range(1, config.epochs + 1):
-            start = time.perf_counter()
-            if epoch == 1 or config.resample_sets:
-                train_sets = _draw(draw_sets, train_rows, train_rng, n_reviews, device)
+        drawn: list[EntitySets] = []  # the train sets: drawn in the first epoch, then every epoch with resample_sets
+
+        def train_epoch() -> dict[str, float]:
+            if not drawn or config.resample_sets:
+                drawn[:] = [_draw(draw_sets, train_rows, train_rng, n_reviews, device)]
             order = torch.as_tensor(train_rng.permutation(len(train_rows)), device=device)
-            train_scores = _train_epoch(
-                model, optimizer, table, train_sets, train_labels, order, config.batch_size, class_weight
-            )
-            train_seconds += time.perf_counter() - start
-            valid_scores = _evaluate(model, table, valid_sets, valid_labels, config.batch_size)
-            history.append(EpochRecord(epoch, train_scores, valid_scores, time.perf_counter() - start))
-            if on_epoch is not None:
-                on_epoch(history[-1])
+            return asdict(_train_epoch(model, optimizer, table, drawn[0], train_labels, order, config.batch_size,
+                                       class_weight))
 
-            if valid_scores.macro_f1 > best_macro_f1:
-                best_epoch, best_macro_f1 = epoch, valid_scores.macro_f1
-                best_state = {name: value.detach().clone() for name, value in model.state_dict().items()}
-            bar.update(epoch, best_epoch, valid_macro_f1=f"{valid_scores.macro_f1:.4f}")
-            if epoch - best_epoch >= config.patience:
-                break
-        bar.close()
-        best_valid = history[best_epoch - 1].valid
+        def valid_scores() -> dict[str, float]:
+            return asdict(_evaluate(model, table, valid_sets, valid_labels, config.batch_size))
 
-    model.load_state_dict(best_state)
-    model.eval()
+        curves, facts = early_stopping(model, train_epoch, valid_scores, config, "macro_f1", progress, "train_sasnet")
+
+    history = [EpochRecord(int(epoch), *(Scores(**{name: row[f"{split}/{name}"] for name in SCORE_NAMES})
+                                         for split in ("train", "valid")), row["seconds"])
+               for epoch, row in curves.iterrows()]
     return TrainingResult(
         model=model,
-        best_epoch=best_epoch,
-        best_valid=best_valid,
+        best_epoch=facts["best_epoch"],
+        best_valid=history[facts["best_epoch"] - 1].valid,
         history=history,
-        stopped_early=len(history) < config.epochs,
+        stopped_early=facts["stopped_early"],
         max_epochs=config.epochs,
-        seconds_per_epoch=sum(record.seconds for record in history) / len(history),
-        train_examples_per_second=len(train_rows) * len(history) / train_seconds,
+        seconds_per_epoch=facts["seconds_per_epoch"],
+        train_examples_per_second=len(train_rows) * len(history) / float(curves["train_seconds"].sum()),
         parameter_count=model.parameter_count(),
         precision="bfloat16" if uses_bf16(model) else "float32",
     )

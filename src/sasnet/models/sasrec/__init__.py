@@ -20,5 +20,5 @@ class SASRecConfig(AttentionConfig):
 
 Config = SASRecConfig
 
-RECOMMENDER = None
-RANKER = "SASRecRanker"  # the Ranker subclass in model.py
+MODEL = "SASRecRanker"  # the Recommender subclass in model.py
+TASKS = ("rank",)

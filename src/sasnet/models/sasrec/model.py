@@ -1,4 +1,4 @@
-"""SASRec behind the Ranker interface, and where its attention goes: the share on each of the most recent items."""
+"""SASRec on the ranking task, and where its attention goes: the share on each of the most recent items."""
 
 from __future__ import annotations
 

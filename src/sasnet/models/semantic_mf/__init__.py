@@ -41,5 +41,5 @@ class SemanticMFConfig:
 
 Config = SemanticMFConfig
 
-RECOMMENDER = "SemanticMFRecommender"
-RANKER = "SemanticMFRanker"
+MODEL = "SemanticMFRecommender"  # the Recommender subclass in model.py
+TASKS = ("classify", "rank")  # one model class for both (sasnet.models.base)

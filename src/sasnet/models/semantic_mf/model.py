@@ -1,10 +1,10 @@
-"""Biased MF in torch with ID or semantic-code item vectors (see the family's package for the model)."""
+"""Biased MF in torch with ID or semantic-code item vectors, for both tasks (see the family's package)."""
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -13,11 +13,13 @@ from tqdm import tqdm
 
 from sasnet.device import resolve_device
 from sasnet.item_codes import ItemCodes, require_codes
-from sasnet.model_data import ModelData
-from sasnet.models.base import FitResult
-from sasnet.models.factor_ranking import UNSEEN_ITEM_SCORE, FactorScores
+from sasnet.models.base import FitResult, Validation
+from sasnet.models.factors import CatalogueFactors
 from sasnet.models.fold_in import ItemSide, RatingRecommender
-from sasnet.ranking.data import RankingData
+
+if TYPE_CHECKING:  # each task's data, for the annotations only
+    from sasnet.model_data import ModelData
+    from sasnet.ranking.data import RankingData
 
 INIT_STD = 0.1  # of the factor columns; biases start at 0
 
@@ -132,9 +134,7 @@ class SemanticMFRecommender(RatingRecommender):
         side = ItemSide(list(catalogue[placed]), factors.items[placed, -1], factors.items[placed, :-1], factors.mean)
         return side, {**factors.facts, "items_placed": len(placed), "fold_in_reg": self.config.fold_in_reg}
 
-
-class SemanticMFRanker(FactorScores):
-    def fit(self, data: RankingData, progress: bool = True, k: int = 10) -> FitResult:
+    def fit_ranking(self, data: RankingData, validation: Validation, progress: bool) -> FitResult:
         codes = require_codes(data.item_codes, "semantic_mf")
         train = data.part("train")
         items = train["item"].to_numpy()
@@ -143,7 +143,6 @@ class SemanticMFRanker(FactorScores):
                               self.config, progress)
         seen = np.bincount(items, minlength=data.n_items) > 0
         placed = np.ones(data.n_items, bool) if self.config.items == "semantic" else seen
-        self.user_factors = factors.users[:, :-1]
-        self.item_biases = np.where(placed, factors.items[:, -1], UNSEEN_ITEM_SCORE)
-        self.item_factors = np.where(placed[:, None], factors.items[:, :-1], 0.0)
+        self.catalogue = CatalogueFactors.placed(factors.users[:, :-1], factors.items[:, -1], factors.items[:, :-1],
+                                                 placed)
         return FitResult({**factors.facts, "items_unseen_in_train": int((~seen).sum())})

@@ -23,4 +23,5 @@ class StarHistoryConfig:
 
 Config = StarHistoryConfig
 
-RECOMMENDER = "StarHistoryRecommender"  # the Recommender subclass in model.py
+MODEL = "StarHistoryRecommender"  # the Recommender subclass in model.py
+TASKS = ("classify",)

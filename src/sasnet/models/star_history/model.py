@@ -30,7 +30,7 @@ class StarHistoryRecommender(Recommender):
     model: Pipeline
     prior: np.ndarray
 
-    def fit(self, data: ModelData, progress: bool = True) -> FitResult:
+    def fit_classes(self, data: ModelData, progress: bool) -> FitResult:
         train = data.histories.examples(data.rows_of("train"))
         start = time.perf_counter()
         self.prior = class_shares(data.labels[train.rows], len(self.class_names))

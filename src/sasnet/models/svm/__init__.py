@@ -27,4 +27,5 @@ class SvmConfig:
 
 Config = SvmConfig
 
-RECOMMENDER = "SvmRecommender"  # the Recommender subclass in model.py
+MODEL = "SvmRecommender"  # the Recommender subclass in model.py
+TASKS = ("classify",)

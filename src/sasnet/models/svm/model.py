@@ -135,7 +135,7 @@ def history_features(data: ModelData, examples: Examples, include_target: bool) 
 class SvmRecommender(Recommender):
     model: Pipeline | RbfSvm
 
-    def fit(self, data: ModelData, progress: bool = True) -> FitResult:
+    def fit_classes(self, data: ModelData, progress: bool) -> FitResult:
         if data.matrix is None:
             raise PipelineError("the SVM reads a review embedding: give the model an input normalized/<encoder run>")
         train = data.histories.examples(data.rows_of("train"))

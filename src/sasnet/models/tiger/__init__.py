@@ -63,5 +63,5 @@ class TigerConfig:
 
 Config = TigerConfig
 
-RECOMMENDER = None  # ranks only
-RANKER = "TigerRanker"  # the Ranker subclass in model.py
+MODEL = "TigerRanker"  # the Recommender subclass in model.py
+TASKS = ("rank",)

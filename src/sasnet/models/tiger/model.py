@@ -18,7 +18,7 @@ from cornac.models import TIGER
 
 from sasnet.device import resolve_device
 from sasnet.errors import PipelineError
-from sasnet.models.base import FitResult
+from sasnet.models.base import FitResult, Validation
 from sasnet.models.cornac_seq.model import CornacSequentialRanker, item_order, train_set, valid_set
 from sasnet.ranking.data import RankingData
 
@@ -83,7 +83,8 @@ def library_model(config: Any, tokens: np.ndarray, token_sizes: list[int], epoch
 class TigerRanker(CornacSequentialRanker):
     library: GivenCodesTIGER
 
-    def fit(self, data: RankingData, progress: bool = True, k: int = 10) -> FitResult:
+    def fit_ranking(self, data: RankingData, validation: Validation, progress: bool) -> FitResult:
+        k = validation.k
         if self.config.scoring == "beam" and self.config.beams < k:
             # beam scoring ranks only the beams' items: fewer than k would leave the top k to ties
             raise PipelineError(f"tiger.beams: must be >= ranking.k {k} with scoring beam (got {self.config.beams})")

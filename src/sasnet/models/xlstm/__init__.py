@@ -29,5 +29,5 @@ class XLSTMConfig(NextItemConfig):
 
 Config = XLSTMConfig
 
-RECOMMENDER = None
-RANKER = "XLSTMRanker"  # the Ranker subclass in model.py
+MODEL = "XLSTMRanker"  # the Recommender subclass in model.py
+TASKS = ("rank",)

@@ -1,4 +1,4 @@
-"""xLSTM behind the Ranker interface: item embeddings through the xLSTM encoder (``network``)."""
+"""xLSTM on the ranking task: item embeddings through the xLSTM encoder (``network``)."""
 
 from __future__ import annotations
 
