@@ -93,17 +93,19 @@ def held_out(data: ModelData):
 
 def library_fit(name: str, data: ModelData):
     """cornac's fitted model, its item side as the family extracts it, and its (user bias, user factors) getter."""
-    from sasnet.models.bpr.model import bpr_item_side, fit_bpr
-    from sasnet.models.fold_in import cornac_train_set
+    from cornac.models import BPR, MF
+
+    from sasnet.models.bpr.model import bpr_item_side
+    from sasnet.models.fold_in import cornac_train_set, fit_library
     from sasnet.models.hft.model import fit_hft, hft_item_side
-    from sasnet.models.mf.model import fit_mf, mf_item_side
+    from sasnet.models.mf.model import mf_item_side
 
     train_set, _ = cornac_train_set(data)
     if name == "mf":
-        model = fit_mf(config(name), train_set)
+        model = fit_library(MF, config(name), train_set)
         return model, mf_item_side(model), lambda u: (model.u_biases[u], model.u_factors[u])
     if name == "bpr":
-        model = fit_bpr(config(name), train_set)
+        model = fit_library(BPR, config(name), train_set)
         return model, bpr_item_side(model), lambda u: (0.0, model.u_factors[u])
     model = fit_hft(config(name), data, train_set)
     return model, hft_item_side(model), lambda u: (model.beta_u[u], model.gamma_u[u])

@@ -377,6 +377,16 @@ class Pairing:
     note: str | None = None  # paired, with a caveat
 
 
+def mismatch(base_test: pd.DataFrame, head_test: pd.DataFrame, rows: str, truth: str) -> str | None:
+    """Why two revisions' test ``rows`` (indexed by id, sorted) cannot be paired: other rows, or another ``truth``
+    (label, target) for some of them; None when they can."""
+    if not base_test.index.equals(head_test.index):
+        common = len(base_test.index.intersection(head_test.index))
+        return f"the test {rows} differ ({len(base_test)} → {len(head_test)}, {common} in common)"
+    changed = int((base_test[truth] != head_test[truth]).sum())
+    return f"{changed} test {rows} have another {truth}" if changed else None
+
+
 def classifier_pairing(base: Revision, head: Revision, name: str, base_metrics: Mapping,
                        head_metrics: Mapping) -> Pairing:
     """The test reviews of both, by review id, when both scored the same reviews with the same labels and classes;
@@ -391,12 +401,8 @@ def classifier_pairing(base: Revision, head: Revision, name: str, base_metrics: 
         return Pairing(reason=str(error))
     base_test, head_test = (frame[frame["split"] == "test"].set_index("review_id").sort_index()
                             for frame in frames)
-    if not base_test.index.equals(head_test.index):
-        common = len(base_test.index.intersection(head_test.index))
-        return Pairing(reason=f"the test reviews differ ({len(base_test)} → {len(head_test)}, {common} in common)")
-    relabelled = int((base_test["label"] != head_test["label"]).sum())
-    if relabelled:
-        return Pairing(reason=f"{relabelled} test reviews have another label")
+    if reason := mismatch(base_test, head_test, "reviews", "label"):
+        return Pairing(reason=reason)
     pairing = Pairing(truth=head_test["label"].to_numpy(), base=base_test["predicted"].to_numpy(),
                       head=head_test["predicted"].to_numpy())
     for test in (head_test, base_test):  # predictions written before they carried user_id: the split's
@@ -431,12 +437,8 @@ def ranker_pairing(base: Revision, head: Revision, name: str, base_metrics: Mapp
     except ReviewError as error:
         return Pairing(reason=str(error))
     base_test, head_test = (frame.set_index("user_id").sort_index() for frame in frames)
-    if not base_test.index.equals(head_test.index):
-        common = len(base_test.index.intersection(head_test.index))
-        return Pairing(reason=f"the test users differ ({len(base_test)} → {len(head_test)}, {common} in common)")
-    moved = int((base_test["target"] != head_test["target"]).sum())
-    if moved:
-        return Pairing(reason=f"{moved} test users have another target")
+    if reason := mismatch(base_test, head_test, "users", "target"):
+        return Pairing(reason=reason)
     return Pairing(truth=head_test["target"].to_numpy(), base=base_test["target_rank"].to_numpy(),
                    head=head_test["target_rank"].to_numpy())
 

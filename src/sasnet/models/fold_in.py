@@ -105,6 +105,15 @@ def cornac_train_set(data: ModelData) -> tuple[Dataset, int]:
     return train_set, len(triples) - train_set.num_ratings
 
 
+def fit_library(library: type, config: Any, train_set: Dataset, progress: bool = False) -> Any:
+    """cornac's ``MF`` or ``BPR`` (``library``), which take the same settings, fitted on ``train_set``."""
+    model = library(
+        k=config.k, max_iter=config.max_iter, learning_rate=config.learning_rate, lambda_reg=config.lambda_reg,
+        use_bias=True, seed=config.seed, verbose=progress,
+    )
+    return model.fit(train_set)
+
+
 def library_facts(train_set: Dataset, duplicates: int, fit_seconds: float, config: Any) -> dict[str, Any]:
     """What every cornac fit reports: its size, its time and its main settings."""
     return {

@@ -4,10 +4,9 @@ multinomial logistic regression on [score]."""
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
-from cornac.data import Dataset
 from cornac.models import BPR
 
 from sasnet.models.base import FitResult, Validation
@@ -18,6 +17,7 @@ from sasnet.models.fold_in import (
     ScoreCalibrator,
     bpr_scores,
     cornac_train_set,
+    fit_library,
     fold_in_bpr,
     library_facts,
 )
@@ -26,14 +26,6 @@ if TYPE_CHECKING:  # each task's data, for the annotations only
     from sasnet.histories import Examples
     from sasnet.model_data import ModelData
     from sasnet.ranking.data import RankingData
-
-
-def fit_bpr(config: Any, train_set: Dataset, progress: bool = False) -> BPR:
-    model = BPR(
-        k=config.k, max_iter=config.max_iter, learning_rate=config.learning_rate, lambda_reg=config.lambda_reg,
-        use_bias=True, seed=config.seed, verbose=progress,
-    )
-    return model.fit(train_set)
 
 
 def bpr_item_side(model: BPR) -> ItemSide:
@@ -45,7 +37,7 @@ class BPRRecommender(CalibratedRecommender):
     def fit_classes(self, data: ModelData, progress: bool) -> FitResult:
         train_set, duplicates = cornac_train_set(data)
         start = time.perf_counter()
-        self.items = bpr_item_side(fit_bpr(self.config, train_set, progress))
+        self.items = bpr_item_side(fit_library(BPR, self.config, train_set, progress))
         fit_seconds = time.perf_counter() - start
         # The Newton fold-in costs pool size x catalogue per example: calibrate on a seeded subset of train reviews.
         train_rows = data.rows_of("train")
@@ -81,6 +73,6 @@ class BPRRecommender(CalibratedRecommender):
         return self._fold_in_scores(data, examples)[0]
 
     def fit_ranking(self, data: RankingData, validation: Validation, progress: bool) -> FitResult:
-        self.catalogue, facts = library_catalogue(data, lambda train_set: fit_bpr(self.config, train_set, progress),
-                                                  bpr_item_side, self.config)
+        self.catalogue, facts = library_catalogue(
+            data, lambda train_set: fit_library(BPR, self.config, train_set, progress), bpr_item_side, self.config)
         return FitResult(facts)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
-from cornac.data import Dataset
 from cornac.models import MF
 
 from sasnet.models.base import FitResult, Validation
@@ -15,6 +14,7 @@ from sasnet.models.fold_in import (
     ItemSide,
     RatingRecommender,
     cornac_train_set,
+    fit_library,
     fitted_rmse,
     library_facts,
 )
@@ -22,14 +22,6 @@ from sasnet.models.fold_in import (
 if TYPE_CHECKING:  # each task's data, for the annotations only
     from sasnet.model_data import ModelData
     from sasnet.ranking.data import RankingData
-
-
-def fit_mf(config: Any, train_set: Dataset, progress: bool = False) -> MF:
-    model = MF(
-        k=config.k, max_iter=config.max_iter, learning_rate=config.learning_rate, lambda_reg=config.lambda_reg,
-        use_bias=True, seed=config.seed, verbose=progress,
-    )
-    return model.fit(train_set)
 
 
 def mf_item_side(model: MF) -> ItemSide:
@@ -40,7 +32,7 @@ class MFRecommender(RatingRecommender):
     def fit_item_side(self, data: ModelData, progress: bool) -> tuple[ItemSide, dict[str, Any]]:
         train_set, duplicates = cornac_train_set(data)
         start = time.perf_counter()
-        model = fit_mf(self.config, train_set, progress)
+        model = fit_library(MF, self.config, train_set, progress)
         items = mf_item_side(model)
         return items, {
             **library_facts(train_set, duplicates, time.perf_counter() - start, self.config),
@@ -48,6 +40,6 @@ class MFRecommender(RatingRecommender):
         }
 
     def fit_ranking(self, data: RankingData, validation: Validation, progress: bool) -> FitResult:
-        self.catalogue, facts = library_catalogue(data, lambda train_set: fit_mf(self.config, train_set, progress),
-                                                  mf_item_side, self.config)
+        self.catalogue, facts = library_catalogue(
+            data, lambda train_set: fit_library(MF, self.config, train_set, progress), mf_item_side, self.config)
         return FitResult(facts)
