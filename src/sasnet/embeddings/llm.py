@@ -118,20 +118,36 @@ def load_tokenizer(config: LlmConfig, source: ModelSource | None = None):
                                          trust_remote_code=config.trust_remote_code)
 
 
-def load_model(config: LlmConfig, source: ModelSource | None = None) -> PreTrainedModel:
+@dataclass(frozen=True)
+class Placement:
+    """Where and in what precision the model runs: ``config.device`` and ``config.dtype`` resolved (``auto``) once
+    per run, for the shard cache's key and the model alike."""
+
+    device: str
+    dtype: torch.dtype
+
+    @classmethod
+    def of(cls, config: LlmConfig) -> Placement:
+        device = resolve_device(config.device, "embed.llm.device")
+        return cls(device, resolve_dtype(config.dtype, device))
+
+
+def load_model(config: LlmConfig, source: ModelSource | None = None,
+               placement: Placement | None = None) -> PreTrainedModel:
     """The base model (no LM head) of ``source`` (default: ``config.model``'s) with SDPA attention, in eval mode on
-    the configured device and dtype.
+    ``placement`` (default: the configured device and dtype).
 
     A GPTQ checkpoint folder is loaded by transformers through GPT-QModel from the quantization_config in its
     config.json. A GGUF file is dequantised to ``dtype`` on load.
     """
     source = source or model_source(config)
-    device = resolve_device(config.device, "embed.llm.device")
+    placement = placement or Placement.of(config)
+    device = placement.device
     with _without_gguf_dtype_advice():
         model = AutoModel.from_pretrained(
             source.path,
             gguf_file=source.gguf_file,
-            dtype=resolve_dtype(config.dtype, device),
+            dtype=placement.dtype,
             device_map=torch.device("cuda", torch.cuda.current_device()) if device == "cuda" else device,  # a rank's GPU
             attn_implementation="sdpa",
             trust_remote_code=config.trust_remote_code,
@@ -410,8 +426,8 @@ def embed_reviews(
         "seconds": round(seconds, 3),
         "reviews_per_s": round(len(texts) / seconds, 2),
         "tokens_per_s": round(real_tokens / seconds, 1),
-        "device": plan.device,
-        "dtype": str(plan.dtype).removeprefix("torch."),
+        "device": plan.placement.device,
+        "dtype": str(plan.placement.dtype).removeprefix("torch."),
         "shards": len(plan.shards),
         "shards_reused": len(plan.shards) - len(missing),
     }
@@ -454,29 +470,27 @@ class ShardPlan:
     encoded: EncodedReviews
     shards: list[list[np.ndarray]]
     cache: ShardCache
-    device: str
-    dtype: torch.dtype
+    placement: Placement
 
 
 def _plan(texts: Sequence[str], config: LlmConfig, mode: str, work_dir: Path, model_path: str | None) -> ShardPlan:
     if not texts:
         raise PipelineError("no reviews to embed")
     source = model_source(config, model_path)
-    device = resolve_device(config.device, "embed.llm.device")
-    dtype = resolve_dtype(config.dtype, device)
+    placement = Placement.of(config)
     tokenizer = load_tokenizer(config, source)
     encoded = encode_reviews(tokenizer, texts, mode, config)
     shards = plan_shards(encoded.lengths, config.shard_reviews, config.batch_tokens)
-    key = shard_cache.key(_cache_settings(config, mode, source, device, dtype), texts)
+    key = shard_cache.key(_cache_settings(config, mode, source, placement), texts)
     return ShardPlan(source, tokenizer, encoded, shards, ShardCache(Path(work_dir) / key, len(shards), SHARD_ARRAYS),
-                     device, dtype)
+                     placement)
 
 
 def _compute_shards(plan: ShardPlan, numbers: list[int], config: LlmConfig, mode: str, desc: str) -> None:
     """Compute and write the shards ``numbers`` of ``plan``; the model is loaded only if there is one."""
     if not numbers:
         return
-    model = load_model(config, plan.source)
+    model = load_model(config, plan.source, plan.placement)
     prompt = PromptCache.compute(model, plan.encoded.prefix) if _caches_prompt(config, mode, plan.encoded) else None
     lengths = plan.encoded.lengths
     tokens = sum(int(lengths[np.concatenate(plan.shards[number])].sum()) for number in numbers)
@@ -524,8 +538,7 @@ def _assemble(cache: ShardCache, n_reviews: int) -> tuple[dict[str, np.ndarray],
     return poolings, seconds
 
 
-def _cache_settings(config: LlmConfig, mode: str, source: ModelSource, device: str,
-                    dtype: torch.dtype) -> dict[str, Any]:
+def _cache_settings(config: LlmConfig, mode: str, source: ModelSource, placement: Placement) -> dict[str, Any]:
     """Everything besides the texts that the numbers depend on; trust_remote_code and quantize act through the
     model."""
     return {
@@ -539,7 +552,7 @@ def _cache_settings(config: LlmConfig, mode: str, source: ModelSource, device: s
         "max_tokens": config.max_tokens,
         "batch_tokens": config.batch_tokens,
         "shard_reviews": config.shard_reviews,
-        "device": device,
-        "dtype": str(dtype),
+        "device": placement.device,
+        "dtype": str(placement.dtype),
         "versions": [torch.__version__, transformers.__version__],
     }
