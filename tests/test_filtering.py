@@ -8,9 +8,15 @@ import pytest
 
 from sasnet.config import rule_problems
 from sasnet.data.configs import FilterConfig
-from sasnet.data.filtering import core_of, filter_reviews, kcore_mask
+from sasnet.data.filtering import core_of, kcore_mask
 from sasnet.errors import PipelineError
 from sasnet.io import copy_parquet_rows
+
+
+def filter_reviews(reviews: pd.DataFrame, config: FilterConfig) -> tuple[pd.DataFrame, dict]:
+    """The core's rows, as the filter stage writes them, and its metrics."""
+    keep, metrics = core_of(reviews["user_id"], reviews["business_id"], config)
+    return reviews.loc[keep].reset_index(drop=True), metrics
 
 
 def brute_force_core(users, businesses, k_user, k_business):

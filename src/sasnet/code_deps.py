@@ -223,11 +223,6 @@ def _family_file(file: str) -> bool:
     return len(parts) > 1 and parts[0] in models.FAMILIES
 
 
-def current_deps(dvc_stages: dict) -> dict[str, list[str]]:
-    return {name: [dep for dep in (stage["do"] if "foreach" in stage else stage)["deps"] if dep.startswith(CODE_DIRS)]
-            for name, stage in dvc_stages.items()}
-
-
 def rewrite(text: str, deps: dict[str, list[str]]) -> str:
     """dvc.yaml's text with each stage's code deps replaced by ``deps`` (at the place of its first code dep)."""
     lines, out, stage, in_deps = text.splitlines(keepends=True), [], None, False

@@ -66,9 +66,3 @@ def core_of(user_ids: pd.Series, business_ids: pd.Series, config: FilterConfig) 
         "rounds": rounds,
     }
     return keep, metrics
-
-
-def filter_reviews(reviews: pd.DataFrame, config: FilterConfig) -> tuple[pd.DataFrame, dict]:
-    """Keep the fixed-point core of ``reviews``; return it with the metrics of every round."""
-    keep, metrics = core_of(reviews["user_id"], reviews["business_id"], config)
-    return reviews.loc[keep].reset_index(drop=True), metrics

@@ -73,9 +73,14 @@ class Recommender(ABC):
         self.config = config
         self.class_names = list(class_names)
         self.task = task
-        serving = family(type(self).__module__.split(".")[2]).TASKS
+        serving = family(self.family_name).TASKS
         if task not in serving:
             raise PipelineError(f"{type(self).__name__} serves {', '.join(serving)}, not {task!r}")
+
+    @property
+    def family_name(self) -> str:
+        """The family's name: the folder its class lives in (sasnet/models/<family>/model.py)."""
+        return type(self).__module__.split(".")[2]
 
     def fit(self, data: ModelData | RankingData, progress: bool = True,
             validation: Validation | None = None) -> FitResult:
@@ -127,7 +132,7 @@ class Recommender(ABC):
             # safetensors stores whole buffers: a transposed or broadcast view must be made contiguous first
             save_file({name: np.ascontiguousarray(array) for name, array in self.arrays().items()}, str(tmp))
         info = {
-            "family": type(self).__module__.split(".")[2],
+            "family": self.family_name,
             "task": self.task,
             "config": asdict(self.config),
             "class_names": self.class_names,
